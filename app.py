@@ -1,0 +1,109 @@
+"""Kapu's application factory: configuration, extensions, security headers, blueprints and commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from flask import Flask, current_app, g, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+import cli
+import config as kapu_config
+import mail
+import models
+import views
+from domain.context import Kapu
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+MAX_REQUEST_BYTES = 64 * 1024
+
+csrf = CSRFProtect()
+babel = Babel()
+log = logging.getLogger("kapu")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. *test_config* may hold KAPU_* values (as the environment would) and Flask keys."""
+    app = Flask(__name__, instance_relative_config=True)
+    overrides = dict(test_config or {})
+    env = {**os.environ, **{k: str(v) for k, v in overrides.items() if k.startswith("KAPU_")}}
+    try:
+        settings = kapu_config.load(env, app.instance_path)
+    except kapu_config.ConfigError as error:
+        if test_config is not None:
+            raise
+        sys.exit(f"kapu: invalid configuration: {error}")
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session (which times out itself)
+        BABEL_DEFAULT_LOCALE=settings["KAPU_LANGUAGE"],
+        BABEL_DEFAULT_TIMEZONE="Europe/Budapest",
+    )
+    app.config.update({k: v for k, v in overrides.items() if not k.startswith("KAPU_")})
+
+    _init_database(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    app.extensions["kapu"] = Kapu.from_config(
+        app.config, mail.compose, hasher=app.config.get("KAPU_PASSWORD_HASHER")
+    )
+    app.before_request(_remember_language)
+    app.after_request(_security_headers)
+    views.register(app)
+    cli.register(app)
+    return app
+
+
+def _init_database(app):
+    database = models.open_database(app.config["KAPU_DATABASE_URL"])
+    models.database.initialize(database)
+    app.extensions["kapu_database"] = database
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_appcontext
+    def _close(_exc):
+        if not database.is_closed() and not database.in_transaction():
+            database.close()
+
+
+def _select_locale():
+    if "language" in g:
+        return g.language
+    chosen = session.get("language")
+    return chosen if chosen in kapu_config.LANGUAGES else None
+
+
+def _remember_language():
+    """`?lang=en` on any page switches the interface language and keeps it for the session."""
+    wanted = request.args.get("lang")
+    if wanted in kapu_config.LANGUAGES:
+        session["language"] = wanted
+        g.language = wanted
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
+    if response.mimetype == "text/html":
+        headers["Vary"] = "Cookie, HX-Request"
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response

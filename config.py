@@ -1,0 +1,121 @@
+"""Kapu's configuration: read once from the environment at start, validated, with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A configuration value is unusable; the message names the variable."""
+
+
+LANGUAGES = ("hu", "en")
+
+
+def _integer(env, name, default, minimum, maximum=None):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ConfigError(f"{name} must be at least {minimum}{upper} (got {value})")
+    return value
+
+
+def _flag(env, name, default=False):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 0 or 1 (got {raw!r})")
+
+
+def _base_url(env):
+    # Unset, links point where `make run` listens (KAPU_HOST/KAPU_PORT), http://127.0.0.1:5000 by default.
+    host = env.get("KAPU_HOST", "").strip() or "127.0.0.1"
+    port = env.get("KAPU_PORT", "").strip() or "5000"
+    raw = env.get("KAPU_BASE_URL", "").strip() or f"http://{host}:{port}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"KAPU_BASE_URL must be an http:// or https:// address (got {raw!r})")
+    return raw.rstrip("/")
+
+
+def _database_url(env, instance_path):
+    raw = env.get("KAPU_DATABASE_URL", "").strip() or "sqlite:///instance/kapu.db"
+    scheme = raw.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "postgres") or "://" not in raw:
+        raise ConfigError(
+            f"KAPU_DATABASE_URL must start with sqlite:/// or postgresql:// (got {raw!r})"
+        )
+    if raw == "sqlite:///instance/kapu.db":
+        return f"sqlite:///{Path(instance_path) / 'kapu.db'}"
+    return raw
+
+
+def _secret_key(env, instance_path):
+    """Use KAPU_SECRET_KEY, else a key generated once and kept private in the instance folder."""
+    raw = env.get("KAPU_SECRET_KEY")
+    if raw is not None and raw.strip():
+        if len(raw.strip()) < 16:
+            raise ConfigError("KAPU_SECRET_KEY must be at least 16 characters long")
+        return raw.strip()
+    path = Path(instance_path) / "secret_key"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip()
+    except FileExistsError:
+        key = path.read_text().strip()
+    except OSError as error:
+        raise ConfigError(f"KAPU_SECRET_KEY is unset and {path} cannot be used ({error.strerror})") from None
+    if len(key) < 16:
+        raise ConfigError(f"KAPU_SECRET_KEY is unset and {path} holds no usable key")
+    return key
+
+
+def _mail_from(env):
+    raw = env.get("KAPU_MAIL_FROM", "").strip() or "Kapu <no-reply@localhost>"
+    if "@" not in raw or any(ord(ch) < 32 for ch in raw):
+        raise ConfigError(f"KAPU_MAIL_FROM must be a mail address (got {raw!r})")
+    return raw
+
+
+def load(env: dict | None = None, instance_path: str = "instance") -> dict:
+    """Return Flask config entries for the KAPU_* variables in *env* (default: os.environ)."""
+    env = os.environ if env is None else env
+    language = (env.get("KAPU_LANGUAGE", "").strip() or "hu").lower()
+    if language not in LANGUAGES:
+        raise ConfigError(f"KAPU_LANGUAGE must be hu or en (got {language!r})")
+    base_url = _base_url(env)
+    smtp_host = env.get("KAPU_SMTP_HOST", "").strip() or None
+    return {
+        "KAPU_DATABASE_URL": _database_url(env, instance_path),
+        "SECRET_KEY": _secret_key(env, instance_path),
+        "KAPU_BASE_URL": base_url,
+        "KAPU_CODE_TTL": _integer(env, "KAPU_CODE_TTL", 259200, 1, 366 * 86400),
+        "KAPU_CODE_MAX_ATTEMPTS": _integer(env, "KAPU_CODE_MAX_ATTEMPTS", 5, 1, 1000),
+        "KAPU_PASSWORD_MIN_LENGTH": _integer(env, "KAPU_PASSWORD_MIN_LENGTH", 12, 8, 64),
+        "KAPU_SMTP_HOST": smtp_host,
+        "KAPU_SMTP_PORT": _integer(env, "KAPU_SMTP_PORT", 25, 1, 65535),
+        "KAPU_SMTP_USERNAME": env.get("KAPU_SMTP_USERNAME") or None,
+        "KAPU_SMTP_PASSWORD": env.get("KAPU_SMTP_PASSWORD") or None,
+        "KAPU_SMTP_STARTTLS": _flag(env, "KAPU_SMTP_STARTTLS"),
+        "KAPU_MAIL_FROM": _mail_from(env),
+        "KAPU_LANGUAGE": language,
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+    }

@@ -1,0 +1,41 @@
+"""One-time codes: 50 bits from a CSPRNG, an alphabet without look-alikes, stored only as a keyed hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+# No 0/O, 1/I: what a citizen reads off a phone they can type back without guessing.
+ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+LENGTH = 10  # 10 characters x 5 bits = 50 bits of entropy
+GROUP = 5
+_SEPARATORS = re.compile(r"[\s\-]+")
+_VALID = re.compile(f"^[{ALPHABET}]{{{LENGTH}}}$")
+# Longest input worth looking at: the code plus generous separators.
+MAX_TYPED_LENGTH = 40
+
+
+def generate() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+
+
+def normalise(typed: str | None) -> str | None:
+    """The canonical code for what a person typed (any case, spaces or dashes), or None if malformed."""
+    if not typed or len(typed) > MAX_TYPED_LENGTH:
+        return None
+    candidate = _SEPARATORS.sub("", typed).upper()
+    return candidate if _VALID.match(candidate) else None
+
+
+def display(code: str) -> str:
+    return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
+
+
+def keyed_hash(key: bytes, code: str) -> str:
+    return hmac.new(key, code.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def matches(key: bytes, code: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(keyed_hash(key, code), stored_hash)

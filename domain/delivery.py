@@ -1,0 +1,102 @@
+"""Delivers the outbox over SMTP: claim a message, send it, mark it sent; back off when SMTP fails."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from domain import outbox
+
+log = logging.getLogger("kapu.delivery")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout: float = 20.0
+
+    @classmethod
+    def from_config(cls, config):
+        if not config.get("KAPU_SMTP_HOST"):
+            return None
+        return cls(
+            host=config["KAPU_SMTP_HOST"],
+            port=config["KAPU_SMTP_PORT"],
+            username=config["KAPU_SMTP_USERNAME"],
+            password=config["KAPU_SMTP_PASSWORD"],
+            starttls=config["KAPU_SMTP_STARTTLS"],
+        )
+
+    def send(self, message: EmailMessage):
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(message)
+
+
+def build_email(kapu, message) -> EmailMessage:
+    body = outbox.unseal(kapu, message)
+    email = EmailMessage()
+    email["From"] = kapu.mail_from
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = message.message_id
+    email["Date"] = formatdate(localtime=False)
+    email["Auto-Submitted"] = "auto-generated"
+    email.set_content(body["text"])
+    if body["html"]:
+        email.add_alternative(body["html"], subtype="html")
+    return email
+
+
+def deliver_due(kapu, transport, limit=50) -> int:
+    """Send what is due now; return how many were sent. Safe to run in several processes at once."""
+    sent = 0
+    for _ in range(limit):
+        message = outbox.claim_next()
+        if message is None:
+            break
+        try:
+            transport.send(build_email(kapu, message))
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("mail %s to SMTP failed (attempt %s): %s", message.id, message.attempts + 1, error)
+            outbox.mark_failed(message, f"{type(error).__name__}: {error}")
+            break  # the server is likely down: back off instead of hammering it
+        outbox.mark_sent(message)
+        sent += 1
+    return sent
+
+
+class DeliveryWorker(threading.Thread):
+    """The web server's own delivery loop, so no extra process is needed."""
+
+    def __init__(self, app, transport, interval=1.0):
+        super().__init__(name="kapu-delivery", daemon=True)
+        self.app = app
+        self.transport = transport
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self):
+        kapu = self.app.extensions["kapu"]
+        while not self.stopping.is_set():
+            try:
+                with self.app.app_context():
+                    deliver_due(kapu, self.transport)
+            except Exception:  # keep delivering whatever one round hit; the log says what
+                log.exception("delivery round failed")
+            self.stopping.wait(self.interval)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=10)

@@ -1,0 +1,91 @@
+"""The transactional outbox: mail is written beside the change that caused it, sealed at rest."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+
+from domain import clock
+from models import Account, OutboxMessage, database
+
+# The identification address only ever receives identification mail (the seed's rule, enforced here).
+IDENTIFICATION_KINDS = frozenset(
+    {
+        "activation_code",
+        "reset_code",
+        "username_taken",
+        "email_change_confirm",
+        "email_changed_notice",
+    }
+)
+STALE_CLAIM = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+class MailNotAllowed(ValueError):
+    """A message of a kind the identification address must not receive."""
+
+
+def enqueue(kapu, kind, recipient, subject, text, html, account=None, domain="localhost"):
+    """Store a message for delivery; call inside the transaction of the change that causes it."""
+    if kind not in IDENTIFICATION_KINDS and _is_identification_address(recipient):
+        raise MailNotAllowed(kind)
+    now = clock.now()
+    sealed = kapu.sealer.encrypt(json.dumps({"text": text, "html": html}).encode()).decode()
+    return OutboxMessage.create(
+        kind=kind,
+        recipient=recipient,
+        subject=subject,
+        sealed_body=sealed,
+        account=account,
+        created_at=now,
+        next_attempt_at=now,
+        message_id=f"<{secrets.token_hex(16)}@{domain}>",
+    )
+
+
+def _is_identification_address(recipient):
+    return Account.select().where(Account.email == recipient).exists()
+
+
+def unseal(kapu, message) -> dict:
+    if not message.sealed_body:
+        return {"text": "", "html": ""}
+    return json.loads(kapu.sealer.decrypt(message.sealed_body.encode()))
+
+
+def claim_next():
+    """Take the oldest due message (or one whose sender died mid-send) so no other worker sends it."""
+    now = clock.now()
+    with database.atomic():
+        due = (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
+        stale = (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - STALE_CLAIM)
+        message = OutboxMessage.select().where(due | stale).order_by(OutboxMessage.id).first()
+        if message is None:
+            return None
+        message.status = "sending"
+        message.claimed_at = now
+        message.save()
+        return message
+
+
+def mark_sent(message):
+    with database.atomic():
+        OutboxMessage.update(status="sent", sent_at=clock.now(), last_error=None).where(
+            OutboxMessage.id == message.id
+        ).execute()
+
+
+def mark_failed(message, error: str):
+    """Put the message back with exponential back-off: 10 s, 20 s, 40 s ... at most an hour."""
+    attempts = message.attempts + 1
+    delay = min(timedelta(seconds=10 * 2 ** min(attempts - 1, 12)), MAX_BACKOFF)
+    with database.atomic():
+        OutboxMessage.update(
+            status="pending",
+            attempts=attempts,
+            next_attempt_at=clock.now() + delay,
+            claimed_at=None,
+            last_error=error[:255],
+        ).where(OutboxMessage.id == message.id).execute()

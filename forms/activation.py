@@ -1,0 +1,14 @@
+from flask_wtf import FlaskForm
+
+from forms.fields import code_field, confirm_field, new_password_field, username_field
+
+
+class ActivationForm(FlaskForm):
+    """The seed's four lines, in its order: username, one-time code, new password, confirmation."""
+
+    username = username_field()
+    code = code_field()
+    password = new_password_field()
+    password_confirm = confirm_field()
+
+    live_fields = ("username", "code", "password", "password_confirm")

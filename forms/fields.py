@@ -1,0 +1,113 @@
+"""Fields and validators shared by Kapu's forms, with the autocomplete hints browsers and phones need."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from domain import accounts, codes, passwords
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in text)
+
+
+class NoControlCharacters:
+    def __call__(self, form, field):
+        if field.data and _has_control_characters(field.data):
+            raise ValidationError(_l("Remove the invisible or control characters."))
+
+
+class WellFormedUsername:
+    def __call__(self, form, field):
+        if not accounts.username_is_well_formed(field.data):
+            raise ValidationError(
+                _l("A username is 3 to 64 letters, digits, dots, hyphens or underscores.")
+            )
+
+
+class WellFormedCode:
+    def __call__(self, form, field):
+        if codes.normalise(field.data) is None:
+            raise ValidationError(
+                _l("The code is 10 letters and digits, as in the e-mail (for example ABCDE-23456).")
+            )
+
+
+class PasswordRules:
+    """The password policy, told one broken rule per message; the username comes from the same form."""
+
+    def __call__(self, form, field):
+        policy = current_app.extensions["kapu"].policy
+        username_field = getattr(form, "username", None)
+        username = username_field.data if username_field is not None else None
+        messages = [_password_message(p, policy) for p in policy.problems(field.data or "", username)]
+        if messages:
+            field.errors.extend(messages[:-1])
+            raise ValidationError(messages[-1])
+
+
+def _password_message(problem, policy):
+    if problem == passwords.TOO_SHORT:
+        return ngettext(
+            "Use at least %(num)d characters.", "Use at least %(num)d characters.", policy.min_length
+        )
+    if problem == passwords.TOO_LONG:
+        return ngettext(
+            "Use at most %(num)d characters.", "Use at most %(num)d characters.", policy.max_length
+        )
+    if problem == passwords.CONTAINS_USERNAME:
+        return _l("Do not build the password from your username.")
+    return _l("This password is too common or too easy to guess: try a few unrelated words.")
+
+
+def username_field(label=None):
+    return StringField(
+        label or _l("Username"),
+        validators=[
+            DataRequired(_l("Enter your username.")),
+            Length(max=accounts.USERNAME_MAX, message=_l("A username is at most 64 characters.")),
+            NoControlCharacters(),
+            WellFormedUsername(),
+        ],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+
+def code_field():
+    return StringField(
+        _l("One-time code"),
+        validators=[DataRequired(_l("Enter the one-time code from the e-mail.")), WellFormedCode()],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "text",
+            "autocapitalize": "characters",
+            "spellcheck": "false",
+            "maxlength": codes.MAX_TYPED_LENGTH,
+        },
+    )
+
+
+def new_password_field(label=None):
+    return PasswordField(
+        label or _l("New password"),
+        validators=[DataRequired(_l("Choose a new password.")), PasswordRules()],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def confirm_field(label=None, other="password"):
+    return PasswordField(
+        label or _l("New password again"),
+        validators=[
+            DataRequired(_l("Type the new password again.")),
+            Length(max=passwords.MAX_LENGTH, message=_l("The two passwords do not match.")),
+            EqualTo(other, message=_l("The two passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

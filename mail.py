@@ -1,0 +1,26 @@
+"""Composing mail from templates/mail/<kind>.txt and .html, in the recipient's language."""
+
+from flask import render_template
+from flask_babel import force_locale, format_datetime
+from flask_babel import lazy_gettext as _l
+
+SUBJECTS = {
+    "activation_code": _l("Your Kapu activation code"),
+    "reset_code": _l("Your new Kapu code (forgotten password)"),
+    "username_taken": _l("Your Kapu registration"),
+}
+
+
+def format_deadline(moment) -> str:
+    """A deadline as a person reads it: local (Budapest) date and time, e.g. 2026-11-26 14:02."""
+    return format_datetime(moment, "yyyy-MM-dd HH:mm")
+
+
+def compose(kind: str, language: str, **context) -> tuple[str, str, str]:
+    with force_locale(language):
+        if context.get("deadline") is not None:
+            context["deadline_text"] = format_deadline(context["deadline"])
+        subject = str(SUBJECTS[kind])
+        text = render_template(f"mail/{kind}.txt", **context)
+        html = render_template(f"mail/{kind}.html", **context)
+    return subject, text, html

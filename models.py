@@ -1,0 +1,148 @@
+"""Peewee models on one database chosen by URL at start; queries live here as classmethods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from peewee import (
+    SQL,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+from playhouse.db_url import connect
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 5000,
+    "synchronous": "full",
+}
+
+
+def open_database(url: str):
+    """Build the database for *url*; SQLite gets WAL, foreign keys and IMMEDIATE write transactions."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+    return connect(url)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Account(BaseModel):
+    """A citizen's identification account: pending until activated with a one-time code."""
+
+    username = CharField(max_length=64, unique=True)  # normalised: NFKC + casefold
+    display_username = CharField(max_length=64)
+    full_name = CharField(max_length=200)
+    email = CharField(max_length=254)
+    status = CharField(max_length=16, default="pending")  # pending | active
+    password_hash = CharField(max_length=255, null=True)
+    session_version = IntegerField(default=1)
+    language = CharField(max_length=2, default="hu")
+    office = CharField(max_length=32, null=True)
+    channel = CharField(max_length=16, default="online")  # online | office | cli
+    created_at = DateTimeField()
+    activated_at = DateTimeField(null=True)
+
+    @classmethod
+    def by_username(cls, normalised_username):
+        return cls.get_or_none(cls.username == normalised_username)
+
+    @property
+    def is_active(self):
+        return self.status == "active"
+
+
+class OneTimeCode(BaseModel):
+    """A one-time code, kept only as a keyed hash; void once used, superseded, expired or over-tried."""
+
+    account = ForeignKeyField(Account, backref="codes", on_delete="CASCADE")
+    code_hash = CharField(max_length=64)
+    purpose = CharField(max_length=16)  # activation | reset
+    created_at = DateTimeField()
+    expires_at = DateTimeField()
+    failed_attempts = IntegerField(default=0)
+    used_at = DateTimeField(null=True)
+    voided_at = DateTimeField(null=True)
+    void_reason = CharField(max_length=16, null=True)  # superseded | attempts
+
+    class Meta:
+        indexes = ((("account", "created_at"), False),)
+
+    @classmethod
+    def for_account(cls, account):
+        return cls.select().where(cls.account == account).order_by(cls.created_at.desc(), cls.id.desc())
+
+    @classmethod
+    def live_for(cls, account):
+        query = cls.for_account(account).where(cls.used_at.is_null(), cls.voided_at.is_null())
+        return query.first()
+
+
+class OutboxMessage(BaseModel):
+    """A mail written in the same transaction as its cause; its body is sealed (encrypted) at rest."""
+
+    kind = CharField(max_length=32)
+    recipient = CharField(max_length=254)
+    subject = CharField(max_length=255)
+    sealed_body = TextField(null=True)
+    account = ForeignKeyField(Account, null=True, backref="mail", on_delete="SET NULL")
+    created_at = DateTimeField()
+    status = CharField(max_length=16, default="pending")  # pending | sending | sent
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField()
+    claimed_at = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True)
+    last_error = CharField(max_length=255, null=True)
+    message_id = CharField(max_length=255)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False),)
+
+
+class AuditEvent(BaseModel):
+    """Who did what, when, from where, with which outcome; never a password or a code."""
+
+    at = DateTimeField()
+    kind = CharField(max_length=32)
+    outcome = CharField(max_length=32)
+    account = ForeignKeyField(Account, null=True, backref="audit", on_delete="SET NULL")
+    username = CharField(max_length=64, null=True)
+    client_address = CharField(max_length=64, null=True)
+    actor = CharField(max_length=64, null=True)
+    detail = CharField(max_length=255, null=True)
+
+    class Meta:
+        indexes = ((("kind", "at"), False),)
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+    applied_at = DateTimeField(constraints=[SQL("DEFAULT CURRENT_TIMESTAMP")])
+
+
+ALL_MODELS = [Account, OneTimeCode, OutboxMessage, AuditEvent, SchemaVersion]
+SCHEMA_VERSION = 1
+
+
+def create_schema():
+    """Create missing tables and record the schema version; safe to run again."""
+    with database.atomic():
+        database.create_tables(ALL_MODELS, safe=True)
+        if not SchemaVersion.select().where(SchemaVersion.version == SCHEMA_VERSION).exists():
+            SchemaVersion.create(version=SCHEMA_VERSION)

@@ -1,0 +1,61 @@
+"""One blueprint per journey; error pages in the visitor's language."""
+
+from urllib.parse import urlencode
+
+from flask import current_app, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from mail import format_deadline
+from views import activation, auth, devmail, pages, registration
+
+ERROR_TEXT = {
+    400: lambda: _("The request could not be understood. Go back, reload the page and try again."),
+    404: lambda: _("There is no such page."),
+    405: lambda: _("This page cannot be used that way."),
+    413: lambda: _("What you sent is too large."),
+    429: lambda: _("Too many attempts. Wait a little and try again."),
+}
+
+
+def register(app):
+    for module in (pages, activation, registration, auth, devmail):
+        app.register_blueprint(module.bp)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(500, _server_error)
+    app.context_processor(_page_helpers)
+
+
+def _page_helpers():
+    return {
+        "current_language": lambda: str(get_locale()),
+        "language_url": _language_url,
+        "format_deadline": format_deadline,
+        "min_password_length": lambda: current_app.extensions["kapu"].policy.min_length,
+    }
+
+
+def _language_url(code):
+    """This very page in another language (the switch works without JavaScript)."""
+    args = request.args.to_dict() if request.method == "GET" else {}
+    args["lang"] = code
+    return f"{request.path}?{urlencode(sorted(args.items()))}"
+
+
+def _csrf_error(error):
+    message = _("The form expired or was not sent from this site. Reload the page and try again.")
+    return render_template("error.html", status=400, message=message), 400
+
+
+def _http_error(error):
+    text = ERROR_TEXT.get(error.code)
+    message = text() if text else error.description
+    return render_template("error.html", status=error.code, message=message), error.code
+
+
+def _server_error(error):
+    message = _("Something went wrong on our side. Nothing was changed; please try again later.")
+    return render_template("error.html", status=500, message=message), 500

@@ -1,0 +1,42 @@
+"""Online registration: a pending account and a one-time code by e-mail."""
+
+from flask import Blueprint, render_template
+from flask_babel import get_locale
+
+from domain import accounts
+from forms.registration import RegistrationForm
+from views.activation import check_one
+from views.common import client_address, kapu
+
+bp = Blueprint("registration", __name__)
+
+
+@bp.get("/register")
+def show_form():
+    return render_template("register.html", form=RegistrationForm(formdata=None))
+
+
+@bp.post("/register")
+def submit():
+    form = RegistrationForm()
+    if not form.validate():
+        return render_template("register.html", form=form), 422
+    language = str(get_locale())
+    result = accounts.register(
+        kapu(),
+        username=form.username.data,
+        full_name=form.full_name.data,
+        email=form.email.data,
+        language=language,
+        channel="online",
+        client=client_address(),
+    )
+    if result.taken:
+        accounts.tell_username_taken(kapu(), email=form.email.data, language=language, client=client_address())
+    # The same answer either way: the page never tells whether a username exists.
+    return render_template("registered.html", email=form.email.data)
+
+
+@bp.post("/register/check/<field>")
+def check_field(field):
+    return check_one(RegistrationForm(meta={"csrf": False}), field)
