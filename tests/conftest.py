@@ -25,6 +25,8 @@ def app_config(tmp_path):
         "KAPU_SECRET_KEY": "test-secret-key-that-is-long-enough",
         "KAPU_BASE_URL": "http://kapu.test",
         "KAPU_SMTP_HOST": "",
+        # Assertions read English messages; tests/test_i18n.py covers the Hungarian default.
+        "KAPU_LANGUAGE": "en",
         "KAPU_PASSWORD_HASHER": FAST_HASHER,
     }
 
