@@ -1,0 +1,50 @@
+"""The command line a clerk or operator uses: init-db, register, send-mail."""
+
+from models import Account, AuditEvent
+from tests.smtp_server import SmtpServer
+
+
+def test_init_db_is_idempotent(runner):
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+
+
+def test_register_creates_a_pending_account_and_never_prints_the_code(runner, app, mailbox):
+    result = runner.invoke(args=["register", "--username", "Szabo.Anna", "--full-name", "Szabó Anna",
+                                 "--email", "anna@example.hu", "--office", "BP05"])
+    assert result.exit_code == 0, result.output
+    assert "anna@example.hu" in result.output
+    code = mailbox.last_code("anna@example.hu")
+    assert code not in result.output and code.replace("-", "") not in result.output
+    with app.app_context():
+        account = Account.get(Account.username == "szabo.anna")
+        assert (account.status, account.office, account.channel) == ("pending", "BP05", "office")
+        assert AuditEvent.get(AuditEvent.kind == "registration").actor == "cli"
+
+
+def test_register_refuses_bad_input_and_taken_names_with_one_line(runner, registered):
+    taken = runner.invoke(args=["register", "--username", "kovacs.janos", "--full-name", "X Y",
+                                "--email", "x@example.hu"])
+    assert taken.exit_code != 0 and "already taken" in taken.output
+    bad = runner.invoke(args=["register", "--username", "a", "--full-name", "X", "--email", "x@example.hu"])
+    assert bad.exit_code != 0 and "--username" in bad.output
+    bad_mail = runner.invoke(args=["register", "--username", "abc", "--full-name", "X", "--email", "nope"])
+    assert bad_mail.exit_code != 0 and "--email" in bad_mail.output
+
+
+def test_send_mail_once_delivers_the_outbox(app_config, registered):
+    from app import create_app
+
+    server = SmtpServer().start()
+    try:
+        app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(server.port)})
+        result = app.test_cli_runner().invoke(args=["send-mail", "--once"])
+        assert result.exit_code == 0 and "Sent 1" in result.output
+        assert server.received[0]["to"] == ["janos@example.hu"]
+    finally:
+        server.stop()
+
+
+def test_send_mail_without_smtp_says_why(runner):
+    result = runner.invoke(args=["send-mail", "--once"])
+    assert result.exit_code != 0 and "KAPU_SMTP_HOST" in result.output

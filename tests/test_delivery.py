@@ -1,0 +1,112 @@
+"""Mail through a real SMTP conversation: once, to the right address, with code, link and deadline."""
+
+import re
+import time
+
+import pytest
+
+from app import create_app
+from domain import accounts, clock, delivery
+from domain.delivery import DeliveryWorker, SmtpSettings
+from models import OutboxMessage, create_schema
+from tests.smtp_server import SmtpServer, free_port
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_app(app_config, smtp):
+    app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(smtp.port)})
+    with app.app_context():
+        create_schema()
+    yield app
+    app.extensions["kapu_database"].close()
+
+
+def register(app, username="kovacs.janos", email="janos@example.hu", language="hu"):
+    with app.test_request_context():
+        return accounts.register(app.extensions["kapu"], username=username, full_name="Kovács János",
+                                 email=email, language=language, channel="online")
+
+
+def deliver(app):
+    with app.app_context():
+        return delivery.deliver_due(app.extensions["kapu"], SmtpSettings.from_config(app.config))
+
+
+def body_of(received):
+    return received["message"].get_body(("plain",)).get_content()
+
+
+def test_the_code_mail_arrives_once_to_the_right_address_only(smtp_app, smtp):
+    register(smtp_app)
+    register(smtp_app, username="nagy.eva", email="eva@example.hu")
+    assert deliver(smtp_app) == 2
+    assert deliver(smtp_app) == 0
+    assert [m["to"] for m in smtp.received] == [["janos@example.hu"], ["eva@example.hu"]]
+    text = body_of(smtp.received[0])
+    assert re.search(r"\b[2-9A-Z]{5}-[2-9A-Z]{5}\b", text)
+    assert re.search(r"http://kapu\.test/activate/\S+", text)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", text)
+    message = smtp.received[0]["message"]
+    assert message["To"] == "janos@example.hu" and message["Message-ID"]
+    assert message.get_body(("html",)) is not None
+
+
+def test_the_server_delivers_by_itself_within_seconds(smtp_app, smtp):
+    worker = DeliveryWorker(smtp_app, SmtpSettings.from_config(smtp_app.config), interval=0.1)
+    worker.start()
+    try:
+        register(smtp_app)
+        deadline = time.monotonic() + 10
+        while not smtp.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert len(smtp.received) == 1
+
+
+def test_smtp_down_is_retried_with_back_off_and_nothing_is_lost_or_sent_twice(app_config, frozen_clock):
+    port = free_port()
+    app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(port)})
+    with app.app_context():
+        create_schema()
+    register(app)
+    assert deliver(app) == 0  # nobody listens: the attempt fails
+    with app.app_context():
+        message = OutboxMessage.get()
+        assert message.status == "pending" and message.attempts == 1 and message.next_attempt_at > clock.now()
+    server = SmtpServer(port).start()
+    try:
+        assert deliver(app) == 0  # backing off: not due yet
+        frozen_clock.advance(seconds=11)
+        assert deliver(app) == 1
+        restarted = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(port)})
+        assert deliver(restarted) == 0
+        assert len(server.received) == 1
+    finally:
+        server.stop()
+        app.extensions["kapu_database"].close()
+
+
+def test_a_sender_that_died_mid_send_is_taken_over_later(smtp_app, smtp, frozen_clock):
+    register(smtp_app)
+    with smtp_app.app_context():
+        from domain import outbox
+
+        assert outbox.claim_next() is not None  # a worker claimed it, then its process died
+    assert deliver(smtp_app) == 0
+    frozen_clock.advance(minutes=6)
+    assert deliver(smtp_app) == 1
+    assert len(smtp.received) == 1
+
+
+def test_mail_is_in_the_recipients_language(smtp_app, smtp):
+    register(smtp_app, username="english.user", email="en@example.hu", language="en")
+    deliver(smtp_app)
+    assert "one-time code" in body_of(smtp.received[0])
