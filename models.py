@@ -58,6 +58,8 @@ class Account(BaseModel):
     channel = CharField(max_length=16, default="online")  # online | office | cli
     created_at = DateTimeField()
     activated_at = DateTimeField(null=True)
+    # Changes with every e-mail change request, so only the latest confirmation link works.
+    email_change_nonce = CharField(max_length=32, null=True)
 
     @classmethod
     def by_username(cls, normalised_username):
@@ -131,12 +133,22 @@ class AuditEvent(BaseModel):
         indexes = ((("kind", "at"), False),)
 
 
+class Hit(BaseModel):
+    """One counted attempt under a rate limit (login failure, POST, mail sent), shared by all workers."""
+
+    key = CharField(max_length=160)
+    at = DateTimeField()
+
+    class Meta:
+        indexes = ((("key", "at"), False),)
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
     applied_at = DateTimeField(constraints=[SQL("DEFAULT CURRENT_TIMESTAMP")])
 
 
-ALL_MODELS = [Account, OneTimeCode, OutboxMessage, AuditEvent, SchemaVersion]
+ALL_MODELS = [Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, SchemaVersion]
 SCHEMA_VERSION = 1
 
 

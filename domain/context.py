@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
 from domain import keys
+from domain.limits import Limits
 from domain.links import LinkSigner
 from domain.passwords import PasswordPolicy, new_hasher
 
@@ -22,6 +23,8 @@ class Kapu:
     code_key: bytes
     sealer: Fernet
     activation_links: LinkSigner
+    email_links: LinkSigner
+    limits: Limits
     code_ttl: int
     max_attempts: int
     policy: PasswordPolicy
@@ -41,6 +44,8 @@ class Kapu:
             code_key=keys.derive(secret, "one-time-code"),
             sealer=Fernet(base64.urlsafe_b64encode(keys.derive(secret, "outbox-seal"))),
             activation_links=LinkSigner(secret, "activate", config["KAPU_CODE_TTL"]),
+            email_links=LinkSigner(secret, "email-change", config["KAPU_CODE_TTL"]),
+            limits=Limits.from_config(config),
             code_ttl=config["KAPU_CODE_TTL"],
             max_attempts=config["KAPU_CODE_MAX_ATTEMPTS"],
             policy=PasswordPolicy(min_length=config["KAPU_PASSWORD_MIN_LENGTH"]),

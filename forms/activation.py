@@ -12,3 +12,6 @@ class ActivationForm(FlaskForm):
     password_confirm = confirm_field()
 
     live_fields = ("username", "code", "password", "password_confirm")
+
+    def username_for_rules(self):
+        return self.username.data

@@ -40,12 +40,11 @@ class WellFormedCode:
 
 
 class PasswordRules:
-    """The password policy, told one broken rule per message; the username comes from the same form."""
+    """The password policy, told one broken rule per message; the form says whose username to avoid."""
 
     def __call__(self, form, field):
         policy = current_app.extensions["kapu"].policy
-        username_field = getattr(form, "username", None)
-        username = username_field.data if username_field is not None else None
+        username = form.username_for_rules() if hasattr(form, "username_for_rules") else None
         messages = [_password_message(p, policy) for p in policy.problems(field.data or "", username)]
         if messages:
             field.errors.extend(messages[:-1])

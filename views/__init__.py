@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from mail import format_deadline
-from views import activation, auth, devmail, pages, registration
+from views import account, activation, auth, devmail, pages, recovery, registration
 
 ERROR_TEXT = {
     400: lambda: _("The request could not be understood. Go back, reload the page and try again."),
@@ -21,7 +21,7 @@ ERROR_TEXT = {
 
 
 def register(app):
-    for module in (pages, activation, registration, auth, devmail):
+    for module in (pages, activation, registration, recovery, auth, account, devmail):
         app.register_blueprint(module.bp)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

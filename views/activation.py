@@ -2,9 +2,9 @@
 
 from flask import Blueprint, abort, render_template
 
-from domain import activation, issuing
+from domain import activation, issuing, limits
 from forms.activation import ActivationForm
-from views.common import client_address, kapu
+from views.common import client_address, kapu, limited_per_client, too_many
 
 bp = Blueprint("activation", __name__)
 
@@ -35,13 +35,21 @@ def open_link(token):
 
 
 @bp.post("/activate")
+@limited_per_client
 def submit():
     form = ActivationForm()
     if not form.validate():
         return _refill(form), 422
+    # Wrong codes are also counted per client address, so one client cannot spray many usernames.
+    wrong_codes = kapu().limits.client_wrong_codes
+    wait = limits.retry_after(wrong_codes, client_address())
+    if wait:
+        return too_many(wait, "activation")
     outcome = activation.activate(
         kapu(), form.username.data, form.code.data, form.password.data, client=client_address()
     )
+    if outcome is activation.Outcome.INVALID:
+        limits.record(wrong_codes, client_address())
     if outcome is activation.Outcome.ACTIVATED:
         return render_template("activated.html")
     return _refill(form, outcome=outcome.value), STATUS_FOR[outcome]

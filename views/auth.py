@@ -7,10 +7,11 @@ import time
 from flask import Blueprint, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
-from domain import accounts
+from domain import accounts, limits
+from domain.accounts import normalise_username
 from forms.auth import LoginForm
 from models import Account
-from views.common import client_address, kapu
+from views.common import client_address, kapu, limited_per_client, too_many
 
 bp = Blueprint("auth", __name__)
 
@@ -42,22 +43,30 @@ def show_login():
 
 
 @bp.post("/login")
+@limited_per_client
 def login():
     form = LoginForm()
     if not form.validate():
         return render_template("login.html", form=form), 422
+    # Failures are counted per typed username, existing or not: the back-off reveals nothing.
+    username, failures = normalise_username(form.username.data), kapu().limits.login_failures
+    wait = limits.backoff(failures, username)
+    if wait:
+        return too_many(wait, "login")
     account = accounts.authenticate(kapu(), form.username.data, form.password.data, client=client_address())
     if account is None:
+        limits.record(failures, username)
         form.password.data = ""
         error = _("The username or the password is wrong, or the account is not activated yet.")
         return render_template("login.html", form=form, login_error=error), 401
+    limits.clear(failures, username)
     language = session.get("language")
     session.clear()  # a fresh session (and CSRF token) on login
     now = int(time.time())
     session.update(account_id=account.id, version=account.session_version, login_at=now, seen_at=now)
     if language:
         session["language"] = language
-    return redirect(url_for("auth.account"), code=303)
+    return redirect(url_for("account.show"), code=303)
 
 
 @bp.post("/logout")
@@ -67,10 +76,3 @@ def logout():
     if language:
         session["language"] = language
     return redirect(url_for("pages.home"), code=303)
-
-
-@bp.get("/account")
-def account():
-    if g.account is None:
-        return redirect(url_for("auth.show_login"), code=303)
-    return render_template("account.html", account=g.account)

@@ -1,6 +1,14 @@
-"""Small helpers every view uses."""
+"""Small helpers every view uses: the domain context, the client's address, limits and the login guard."""
 
-from flask import current_app, request
+from __future__ import annotations
+
+import functools
+import math
+
+from flask import current_app, g, redirect, render_template, request, url_for
+from flask_babel import ngettext
+
+from domain import audit, limits
 
 
 def kapu():
@@ -11,5 +19,39 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+def too_many(wait_seconds: int, what: str):
+    """The 429 page in the user's language, saying when to try again; every refusal is audited."""
+    account = getattr(g, "account", None)
+    audit.record(what, "rate_limited", account=account, client=client_address())
+    minutes = max(1, math.ceil(wait_seconds / 60))
+    message = ngettext(
+        "Too many attempts. Please try again in %(num)d minute.",
+        "Too many attempts. Please try again in %(num)d minutes.",
+        minutes,
+    )
+    response = current_app.make_response((render_template("error.html", status=429, message=message), 429))
+    response.headers["Retry-After"] = str(max(1, wait_seconds))
+    return response
+
+
+def limited_per_client(view):
+    """Cap a POST endpoint per client address: high enough for an office or school behind one address."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        wait = limits.take(kapu().limits.client_posts, client_address())
+        if wait:
+            return too_many(wait, request.endpoint or "post")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.get("account") is None:
+            return redirect(url_for("auth.show_login"), code=303)
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -3,10 +3,10 @@
 from flask import Blueprint, render_template
 from flask_babel import get_locale
 
-from domain import accounts
+from domain import accounts, limits
 from forms.registration import RegistrationForm
 from views.activation import check_one
-from views.common import client_address, kapu
+from views.common import client_address, kapu, limited_per_client, too_many
 
 bp = Blueprint("registration", __name__)
 
@@ -17,10 +17,14 @@ def show_form():
 
 
 @bp.post("/register")
+@limited_per_client
 def submit():
     form = RegistrationForm()
     if not form.validate():
         return render_template("register.html", form=form), 422
+    wait = limits.take(kapu().limits.client_mails, client_address())
+    if wait:
+        return too_many(wait, "registration")
     language = str(get_locale())
     result = accounts.register(
         kapu(),

@@ -1,0 +1,102 @@
+"""Rate limits counted in the database, so every server process sees the same numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain import clock
+from models import Hit, database
+
+_FORGET_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    max_count: int
+    window_seconds: int
+
+
+def key(limit: Limit, subject: str) -> str:
+    """A compact key; the subject (an address or a username) is hashed so keys stay short and uniform."""
+    digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{limit.name}:{digest}"
+
+
+def _since(limit):
+    return clock.now() - timedelta(seconds=limit.window_seconds)
+
+
+def retry_after(limit: Limit, subject: str) -> int:
+    """Seconds until *subject* may try again under *limit*; 0 when it may now."""
+    hits = (
+        Hit.select(Hit.at)
+        .where(Hit.key == key(limit, subject), Hit.at > _since(limit))
+        .order_by(Hit.at.desc())
+        .limit(limit.max_count)
+    )
+    times = [hit.at for hit in hits]
+    if len(times) < limit.max_count:
+        return 0
+    free_at = times[-1] + timedelta(seconds=limit.window_seconds)
+    return max(1, int((free_at - clock.now()).total_seconds()) + 1)
+
+
+def record(limit: Limit, subject: str):
+    with database.atomic():
+        Hit.create(key=key(limit, subject), at=clock.now())
+        if random.random() < 0.01:  # now and then, forget what no window can still see
+            Hit.delete().where(Hit.at < clock.now() - _FORGET_AFTER).execute()
+
+
+def take(limit: Limit, subject: str) -> int:
+    """Count one attempt if the limit allows it; otherwise return the seconds to wait (nothing counted)."""
+    with database.atomic():
+        wait = retry_after(limit, subject)
+        if wait == 0:
+            record(limit, subject)
+        return wait
+
+
+def clear(limit: Limit, subject: str):
+    with database.atomic():
+        Hit.delete().where(Hit.key == key(limit, subject)).execute()
+
+
+def backoff(limit: Limit, subject: str) -> int:
+    """Login back-off: past max_count failures in the window, wait 30 s, doubling per failure, at most 15 min.
+
+    The owner is slowed, never locked out for good: once the window passes, the count is back to zero.
+    """
+    failures = list(
+        Hit.select(Hit.at).where(Hit.key == key(limit, subject), Hit.at > _since(limit)).order_by(Hit.at.desc())
+    )
+    if len(failures) < limit.max_count:
+        return 0
+    wait = timedelta(seconds=min(30 * 2 ** (len(failures) - limit.max_count), 900))
+    remaining = failures[0].at + wait - clock.now()
+    return max(0, int(remaining.total_seconds()) + 1) if remaining > timedelta() else 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Kapu's limits, from configuration: generous per address (an office shares one), strict per target."""
+
+    login_failures: Limit
+    client_posts: Limit
+    client_wrong_codes: Limit
+    codes_per_account: Limit
+    client_mails: Limit
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(
+            login_failures=Limit("login-fail", config["KAPU_LOGIN_MAX_FAILURES"], config["KAPU_LOGIN_WINDOW"]),
+            client_posts=Limit("client-post", config["KAPU_CLIENT_POSTS_PER_MINUTE"], 60),
+            client_wrong_codes=Limit("client-code", config["KAPU_CLIENT_WRONG_CODES_PER_HOUR"], 3600),
+            codes_per_account=Limit("account-code", config["KAPU_CODES_PER_ACCOUNT_PER_HOUR"], 3600),
+            client_mails=Limit("client-mail", config["KAPU_CLIENT_MAILS_PER_HOUR"], 3600),
+        )

@@ -1,0 +1,97 @@
+"""Registration data: see the identification e-mail, change it (confirmed by link) and the password."""
+
+from flask import Blueprint, g, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+
+from domain import limits, profile
+from forms.account import EmailChangeForm, PasswordChangeForm
+from views.activation import check_one
+from views.common import client_address, kapu, limited_per_client, login_required, too_many
+
+bp = Blueprint("account", __name__)
+
+LINK_STATUS = {"invalid": 400, "used": 409, "expired": 410}
+
+
+def _page(email_form=None, password_form=None, status=200, **context):
+    email_form = email_form or EmailChangeForm(formdata=None)
+    password_form = password_form or PasswordChangeForm(formdata=None)
+    return render_template("account.html", account=g.account, masked_email=profile.mask_email(g.account.email),
+                           email_form=email_form, password_form=password_form, **context), status
+
+
+@bp.get("/account")
+@login_required
+def show():
+    return _page()
+
+
+def _password_refused(form, field):
+    """Wrong current password: counted like a failed login, so it cannot be guessed here either."""
+    limit = kapu().limits.login_failures
+    limits.record(limit, g.account.username)
+    form[field].errors = [_("The current password is wrong.")]
+
+
+@bp.post("/account/email")
+@login_required
+@limited_per_client
+def change_email():
+    form = EmailChangeForm()
+    if not form.validate():
+        return _page(email_form=form, status=422)
+    wait = limits.backoff(kapu().limits.login_failures, g.account.username)
+    if wait:
+        return too_many(wait, "email_change")
+    if not profile.check_password(kapu(), g.account, form.password.data):
+        _password_refused(form, "password")
+        return _page(email_form=form, status=422)
+    profile.request_email_change(kapu(), g.account, form.email.data, client=client_address())
+    return _page(email_sent_to=form.email.data)
+
+
+@bp.post("/account/password")
+@login_required
+@limited_per_client
+def change_password():
+    form = PasswordChangeForm(account_username=g.account.username)
+    if not form.validate():
+        return _page(password_form=form, status=422)
+    wait = limits.backoff(kapu().limits.login_failures, g.account.username)
+    if wait:
+        return too_many(wait, "password_change")
+    if not profile.check_password(kapu(), g.account, form.current_password.data):
+        _password_refused(form, "current_password")
+        return _page(password_form=form, status=422)
+    profile.change_password(kapu(), g.account, form.password.data, client=client_address())
+    session["version"] = g.account.session_version  # this session stays; every other one has ended
+    return _page(password_changed=True)
+
+
+@bp.post("/account/check/<field>")
+@login_required
+def check_field(field):
+    form = PasswordChangeForm(meta={"csrf": False}, account_username=g.account.username)
+    return check_one(form, field)
+
+
+@bp.get("/account/email/confirm/<token>")
+def show_email_confirmation(token):
+    """A GET only shows the button (mail scanners open links); the POST applies the change."""
+    link = profile.inspect_email_link(kapu(), token)
+    status = LINK_STATUS.get(link.status, 200)
+    return render_template("email_confirm.html", link=link, token=token), status
+
+
+@bp.post("/account/email/confirm/<token>")
+@limited_per_client
+def confirm_email(token):
+    link = profile.confirm_email_change(kapu(), token, client=client_address())
+    if link.status != "valid":
+        return render_template("email_confirm.html", link=link, token=token), LINK_STATUS[link.status]
+    return redirect(url_for("account.email_confirmed"), code=303)
+
+
+@bp.get("/account/email/confirmed")
+def email_confirmed():
+    return render_template("email_confirmed.html")
