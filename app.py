@@ -72,6 +72,11 @@ def _init_database(app):
     def _connect():
         database.connect(reuse_if_open=True)
 
+    if isinstance(database, models.SqliteDatabase):
+        # SQLite: each server thread keeps its connection. Closing the last one checkpoints the WAL,
+        # which would cost every request milliseconds in proportion to what it wrote.
+        return
+
     @app.teardown_appcontext
     def _close(_exc):
         if not database.is_closed() and not database.in_transaction():

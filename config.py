@@ -121,7 +121,7 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_LOGIN_WINDOW": _integer(env, "KAPU_LOGIN_WINDOW", 900, 1, 86400),
         "KAPU_CLIENT_POSTS_PER_MINUTE": _integer(env, "KAPU_CLIENT_POSTS_PER_MINUTE", 120, 1, 100000),
         "KAPU_CLIENT_WRONG_CODES_PER_HOUR": _integer(env, "KAPU_CLIENT_WRONG_CODES_PER_HOUR", 50, 1, 100000),
-        "KAPU_CODES_PER_ACCOUNT_PER_HOUR": _integer(env, "KAPU_CODES_PER_ACCOUNT_PER_HOUR", 3, 1, 100),
+        "KAPU_CODES_PER_ACCOUNT_PER_HOUR": _integer(env, "KAPU_CODES_PER_ACCOUNT_PER_HOUR", 3, 1, 10000),
         "KAPU_CLIENT_MAILS_PER_HOUR": _integer(env, "KAPU_CLIENT_MAILS_PER_HOUR", 30, 1, 100000),
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
     }

@@ -32,16 +32,18 @@ def _since(limit):
 
 def retry_after(limit: Limit, subject: str) -> int:
     """Seconds until *subject* may try again under *limit*; 0 when it may now."""
-    hits = (
+    # The max_count-th most recent hit in the window: while it exists the limit is reached.
+    boundary = (
         Hit.select(Hit.at)
         .where(Hit.key == key(limit, subject), Hit.at > _since(limit))
         .order_by(Hit.at.desc())
-        .limit(limit.max_count)
+        .offset(limit.max_count - 1)
+        .limit(1)
+        .first()
     )
-    times = [hit.at for hit in hits]
-    if len(times) < limit.max_count:
+    if boundary is None:
         return 0
-    free_at = times[-1] + timedelta(seconds=limit.window_seconds)
+    free_at = boundary.at + timedelta(seconds=limit.window_seconds)
     return max(1, int((free_at - clock.now()).total_seconds()) + 1)
 
 
@@ -71,14 +73,14 @@ def backoff(limit: Limit, subject: str) -> int:
 
     The owner is slowed, never locked out for good: once the window passes, the count is back to zero.
     """
-    failures = list(
-        Hit.select(Hit.at).where(Hit.key == key(limit, subject), Hit.at > _since(limit)).order_by(Hit.at.desc())
-    )
-    if len(failures) < limit.max_count:
+    recent = Hit.select(Hit.at).where(Hit.key == key(limit, subject), Hit.at > _since(limit))
+    failures = recent.count()
+    if failures < limit.max_count:
         return 0
-    wait = timedelta(seconds=min(30 * 2 ** (len(failures) - limit.max_count), 900))
-    remaining = failures[0].at + wait - clock.now()
-    return max(0, int(remaining.total_seconds()) + 1) if remaining > timedelta() else 0
+    last = recent.order_by(Hit.at.desc()).first().at
+    wait = timedelta(seconds=min(30 * 2 ** min(failures - limit.max_count, 10), 900))
+    remaining = (last + wait - clock.now()).total_seconds()
+    return int(remaining) + 1 if remaining > 0 else 0
 
 
 @dataclass(frozen=True)

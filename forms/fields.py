@@ -35,7 +35,10 @@ class WellFormedCode:
     def __call__(self, form, field):
         if codes.normalise(field.data) is None:
             raise ValidationError(
-                _l("The code is 10 letters and digits, as in the e-mail (for example ABCDE-23456).")
+                _l(
+                    "The code is 10 letters and digits, as in the e-mail (for example ABCDE-23456); "
+                    "the hyphen is optional."
+                )
             )
 
 
@@ -54,11 +57,15 @@ class PasswordRules:
 def _password_message(problem, policy):
     if problem == passwords.TOO_SHORT:
         return ngettext(
-            "Use at least %(num)d characters.", "Use at least %(num)d characters.", policy.min_length
+            "The password must be at least %(num)d character long.",
+            "The password must be at least %(num)d characters long.",
+            policy.min_length,
         )
     if problem == passwords.TOO_LONG:
         return ngettext(
-            "Use at most %(num)d characters.", "Use at most %(num)d characters.", policy.max_length
+            "The password must be at most %(num)d character long.",
+            "The password must be at most %(num)d characters long.",
+            policy.max_length,
         )
     if problem == passwords.CONTAINS_USERNAME:
         return _l("Do not build the password from your username.")
