@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+import peewee
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
@@ -60,7 +61,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(_security_headers)
     views.register(app)
     cli.register(app)
+    _prepare_schema(app, strict=test_config is not None)
     return app
+
+
+def _prepare_schema(app, strict):
+    """Create or migrate the schema on start (idempotent), so no page ever meets a missing table."""
+    try:
+        with app.app_context():
+            cli.prepare_database()
+    except (peewee.OperationalError, OSError) as error:
+        if strict:
+            raise
+        sys.exit(f"kapu: cannot open the database {app.config['KAPU_DATABASE_URL']}: {error}")
 
 
 def _init_database(app):

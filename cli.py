@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from domain import accounts, delivery
+from domain import accounts, delivery, notices, offices, staff
+from domain import help as articles
 from domain.delivery import SmtpSettings
-from models import Account, create_schema
+from models import Account, Notice, create_schema
+
+CONTENT = Path(__file__).resolve().parent / "content" / "help"
 
 
 class CommandError(click.ClickException):
@@ -19,15 +26,21 @@ class CommandError(click.ClickException):
 
 
 def register(app):
-    for command in (init_db, register_citizen, send_mail, serve):
+    for command in (init_db, register_citizen, send_mail, serve, staff_group, notice_group, backup):
         app.cli.add_command(command)
+
+
+def prepare_database():
+    """Schema, then the shipped help articles; both idempotent."""
+    create_schema()
+    articles.seed_articles(CONTENT)
 
 
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create or migrate the database schema (safe to run again)."""
-    create_schema()
+    """Create or migrate the database schema and add the shipped help articles (safe to run again)."""
+    prepare_database()
     click.echo("Database ready.")
 
 
@@ -56,7 +69,9 @@ def _validate_registration(username, full_name, email):
 def register_citizen(username, full_name, email, office, language):
     """Record an in-person registration and e-mail the one-time code (never printed)."""
     email = _validate_registration(username, full_name, email)
-    create_schema()
+    prepare_database()
+    if office and offices.by_code(office) is None:
+        raise CommandError(f"--office {office!r} is not a known registration office")
     kapu = current_app.extensions["kapu"]
     result = accounts.register(
         kapu, username=username, full_name=full_name, email=email,
@@ -96,7 +111,7 @@ def serve(host, port, threads):
     import waitress
 
     app = current_app._get_current_object()
-    create_schema()
+    prepare_database()
     demo_link = _seed_demo(app) if Account.select().count() == 0 else None
     transport = SmtpSettings.from_config(app.config)
     if transport is None:
@@ -113,8 +128,112 @@ def serve(host, port, threads):
 
 def _seed_demo(app):
     kapu = app.extensions["kapu"]
+    offices.seed_demo_offices()
     result = accounts.register(
         kapu, username="demo", full_name="Demo Polgár", email="demo@example.hu",
-        language=kapu.default_language, channel="office", office="DEMO", actor="demo-seed",
+        language=kapu.default_language, channel="office", office="BP-KA-01", actor="demo-seed",
     )
     return result.link
+
+
+@click.group("staff")
+def staff_group():
+    """Staff accounts of the registration desk."""
+
+
+@staff_group.command("add")
+@click.option("--username", required=True)
+@click.option("--role", type=click.Choice(staff.ROLES), required=True)
+@click.option("--office", default=None, help="the office's code (clerks need one)")
+@click.password_option("--password", prompt="Password", help="asked on the terminal when not given")
+@with_appcontext
+def staff_add(username, role, office, password):
+    """Add a clerk or an admin; they log in at /login and land on /desk."""
+    prepare_database()
+    if office and offices.by_code(office) is None:
+        raise CommandError(f"--office {office!r} is not a known registration office")
+    if not accounts.username_is_well_formed(username):
+        raise CommandError("--username must be 3 to 64 letters, digits, dots, hyphens or underscores")
+    kapu = current_app.extensions["kapu"]
+    problems = kapu.policy.problems(password, username)
+    if problems:
+        raise CommandError(f"the password is not acceptable ({', '.join(problems)})")
+    try:
+        account = staff.add_staff(kapu, username=username, role=role, password=password, office=office)
+    except staff.StaffError as error:
+        raise CommandError(str(error)) from None
+    click.echo(f"Added {role} {account.display_username}" + (f" at {office}." if office else "."))
+
+
+@click.group("notice")
+def notice_group():
+    """Service-disruption notices."""
+
+
+def _moment(value, option):
+    """An ISO date-time; without a zone it is taken as Budapest time. Stored as naive UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"{option} must be an ISO date-time such as 2026-11-25T14:00 (got {value!r})") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    return moment.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+@notice_group.command("add")
+@click.option("--title", required=True)
+@click.option("--body", required=True)
+@click.option("--service", default="", help="the affected service (default: the title)")
+@click.option("--still-works", default="", help="what still works, what to do instead")
+@click.option("--contact", default="", help="whom to ask")
+@click.option("--severity", type=click.Choice(notices.SEVERITIES), default="disruption")
+@click.option("--detected-at", default=None, help="ISO date-time; default now")
+@click.option("--until", default=None, help="ISO date-time the notice ends by itself")
+@with_appcontext
+def notice_add(title, body, service, still_works, contact, severity, detected_at, until):
+    """Publish a notice: it shows on every page until it ends."""
+    for name, value, cap in (("--title", title, 200), ("--body", body, 4000), ("--service", service, 200)):
+        if len(value) > cap or (name != "--service" and not value.strip()):
+            raise CommandError(f"{name} must be 1 to {cap} characters")
+    prepare_database()
+    notice = notices.add(title=title, body=body, service=service, still_works=still_works, contact=contact,
+                         severity=severity, detected_at=_moment(detected_at, "--detected-at"),
+                         until=_moment(until, "--until"), actor="cli")
+    click.echo(f"Notice {notice.id} published.")
+
+
+@notice_group.command("list")
+@with_appcontext
+def notice_list():
+    """Every notice, newest first, with its state."""
+    prepare_database()
+    for notice in Notice.select().order_by(Notice.detected_at.desc()):
+        state = "active" if notices.is_current(notice) else "ended"
+        click.echo(f"{notice.id}\t{state}\t{notice.detected_at:%Y-%m-%d %H:%M}\t{notice.severity}\t{notice.title}")
+
+
+@notice_group.command("end")
+@click.argument("notice_id", type=int)
+@with_appcontext
+def notice_end(notice_id):
+    """Mark a notice resolved now."""
+    prepare_database()
+    if notices.end(notice_id, actor="cli") is None:
+        raise CommandError(f"there is no notice {notice_id}")
+    click.echo(f"Notice {notice_id} ended.")
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup(target):
+    """Copy the SQLite database with its online backup API (safe while the server runs)."""
+    database = current_app.extensions["kapu_database"]
+    if not current_app.config["KAPU_DATABASE_URL"].startswith("sqlite:///"):
+        raise CommandError("backup copies SQLite databases; use the database server's own tools")
+    with sqlite3.connect(target) as copy:
+        database.connection().backup(copy)
+    click.echo(f"Backed up to {target}.")

@@ -43,13 +43,24 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
+class Office(BaseModel):
+    """A registration office: document office, government window, tax authority desk or consulate."""
+
+    code = CharField(max_length=32, unique=True)
+    kind = CharField(max_length=32)  # document_office | government_window | tax_authority | consulate
+    name = CharField(max_length=200)
+    place = CharField(max_length=200)
+    country = CharField(max_length=100, default="Magyarország")
+
+
 class Account(BaseModel):
-    """A citizen's identification account: pending until activated with a one-time code."""
+    """A citizen's identification account (pending until activated), or a staff member's (clerk, admin)."""
 
     username = CharField(max_length=64, unique=True)  # normalised: NFKC + casefold
     display_username = CharField(max_length=64)
     full_name = CharField(max_length=200)
-    email = CharField(max_length=254)
+    email = CharField(max_length=254, null=True)  # staff accounts have none
+    role = CharField(max_length=16, default="citizen")  # citizen | clerk | admin
     status = CharField(max_length=16, default="pending")  # pending | active
     password_hash = CharField(max_length=255, null=True)
     session_version = IntegerField(default=1)
@@ -68,6 +79,10 @@ class Account(BaseModel):
     @property
     def is_active(self):
         return self.status == "active"
+
+    @property
+    def is_staff(self):
+        return self.role in ("clerk", "admin")
 
 
 class OneTimeCode(BaseModel):
@@ -143,12 +158,64 @@ class Hit(BaseModel):
         indexes = ((("key", "at"), False),)
 
 
+class Notice(BaseModel):
+    """A service-disruption notice: what is affected, what still works, whom to ask, since when."""
+
+    service = CharField(max_length=200)
+    title = CharField(max_length=200)
+    body = TextField()
+    still_works = TextField(default="")
+    contact = CharField(max_length=200, default="")
+    severity = CharField(max_length=16, default="disruption")  # info | disruption | outage
+    detected_at = DateTimeField()
+    until = DateTimeField(null=True)  # planned end, if one is known
+    resolved_at = DateTimeField(null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+    @classmethod
+    def active(cls, now):
+        return (
+            cls.select()
+            .where(cls.resolved_at.is_null(), cls.until.is_null() | (cls.until > now))
+            .order_by(cls.detected_at.desc())
+        )
+
+
+class Article(BaseModel):
+    """A help article in Hungarian and English; its parent chain gives the breadcrumbs."""
+
+    slug = CharField(max_length=80, unique=True)
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="SET NULL")
+    title_hu = CharField(max_length=200)
+    title_en = CharField(max_length=200)
+    body_hu = TextField()
+    body_en = TextField()
+    source = CharField(max_length=200, default="Kapu")
+    created_at = DateTimeField()
+    modified_at = DateTimeField()
+
+    def title(self, language):
+        return self.title_en if language == "en" else self.title_hu
+
+    def body(self, language):
+        return self.body_en if language == "en" else self.body_hu
+
+    def trail(self):
+        """The ancestors, root first (a guard stops a cycle an editor might make)."""
+        chain, node = [], self.parent
+        while node is not None and node not in chain and len(chain) < 10:
+            chain.insert(0, node)
+            node = node.parent
+        return chain
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
     applied_at = DateTimeField(constraints=[SQL("DEFAULT CURRENT_TIMESTAMP")])
 
 
-ALL_MODELS = [Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, SchemaVersion]
+ALL_MODELS = [Office, Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, Notice, Article, SchemaVersion]
 SCHEMA_VERSION = 1
 
 

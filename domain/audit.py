@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from domain import clock
 from models import AuditEvent
 
@@ -17,3 +19,19 @@ def record(kind, outcome, *, account=None, username=None, client=None, actor=Non
         actor=actor,
         detail=(detail or "")[:255] or None,
     )
+
+
+def search(*, username=None, kind=None, date_from=None, date_to=None, page=1, per_page=50):
+    """Audit events newest first, filtered; returns (events of the page, total count)."""
+    query = AuditEvent.select()
+    if username:
+        query = query.where(AuditEvent.username == username)
+    if kind:
+        query = query.where(AuditEvent.kind == kind)
+    if date_from:
+        query = query.where(AuditEvent.at >= datetime.combine(date_from, time.min))
+    if date_to:
+        query = query.where(AuditEvent.at < datetime.combine(date_to, time.min) + timedelta(days=1))
+    total = query.count()
+    events = list(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).paginate(page, per_page))
+    return events, total

@@ -9,8 +9,9 @@ import pytest
 from argon2 import PasswordHasher
 
 from app import create_app
-from domain import clock, outbox
-from models import OutboxMessage, create_schema
+from domain import clock, offices, outbox
+from cli import prepare_database
+from models import OutboxMessage
 
 # Cheap argon2id parameters keep the suite fast; production uses argon2-cffi's RFC 9106 profile.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -36,7 +37,8 @@ def app(app_config, tmp_path):
     app = create_app(app_config)
     app.instance_path = str(tmp_path / "instance")
     with app.app_context():
-        create_schema()
+        prepare_database()
+        offices.seed_demo_offices()
     yield app
     app.extensions["kapu_database"].close()
 
@@ -120,5 +122,5 @@ def registered(kapu, app):
     with app.test_request_context():
         return accounts.register(
             kapu, username="kovacs.janos", full_name="Kovács János", email="janos@example.hu",
-            language="hu", channel="office", office="BP01",
+            language="hu", channel="office", office="BP-V-OKM",
         )

@@ -3,13 +3,25 @@
 from urllib.parse import urlencode
 
 from flask import current_app, render_template, request
-from flask_babel import get_locale
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from mail import format_deadline
-from views import account, activation, auth, devmail, pages, recovery, registration
+from views import (
+    account,
+    activation,
+    auth,
+    desk,
+    desk_admin,
+    devmail,
+    help,
+    notices,
+    pages,
+    recovery,
+    registration,
+)
 
 ERROR_TEXT = {
     400: lambda: _("The request could not be understood. Go back, reload the page and try again."),
@@ -21,7 +33,8 @@ ERROR_TEXT = {
 
 
 def register(app):
-    for module in (pages, activation, registration, recovery, auth, account, devmail):
+    for module in (pages, activation, registration, recovery, auth, account, desk, desk_admin, notices, help,
+                   devmail):
         app.register_blueprint(module.bp)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -34,6 +47,7 @@ def _page_helpers():
         "current_language": lambda: str(get_locale()),
         "language_url": _language_url,
         "format_deadline": format_deadline,
+        "format_date": lambda moment: format_datetime(moment, "yyyy-MM-dd"),
         "min_password_length": lambda: current_app.extensions["kapu"].policy.min_length,
     }
 

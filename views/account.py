@@ -23,6 +23,8 @@ def _page(email_form=None, password_form=None, status=200, **context):
 @bp.get("/account")
 @login_required
 def show():
+    if g.account.is_staff:
+        return redirect(url_for("desk.index"), code=303)
     return _page()
 
 

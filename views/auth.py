@@ -66,7 +66,7 @@ def login():
     session.update(account_id=account.id, version=account.session_version, login_at=now, seen_at=now)
     if language:
         session["language"] = language
-    return redirect(url_for("account.show"), code=303)
+    return redirect(url_for("desk.index" if account.is_staff else "account.show"), code=303)
 
 
 @bp.post("/logout")

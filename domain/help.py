@@ -1,0 +1,61 @@
+"""Help articles: Markdown rendered through a sanitiser, breadcrumbs from the parent chain."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import nh3
+from markdown_it import MarkdownIt
+
+from domain import audit, clock
+from models import Article, database
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_ALLOWED_TAGS = {"p", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "a", "code", "pre", "blockquote",
+                 "table", "thead", "tbody", "tr", "th", "td", "br", "hr"}
+SLUG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+def render(markdown_text: str) -> str:
+    """Markdown to HTML with raw HTML disabled and the result sanitised (no script, no handlers, no styles)."""
+    html = _markdown.render(markdown_text or "")
+    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+def by_slug(slug):
+    return Article.get_or_none(Article.slug == slug) if slug and SLUG_SHAPE.match(slug) else None
+
+
+def top_level():
+    return list(Article.select().where(Article.parent.is_null()).order_by(Article.title_hu))
+
+
+def save(article: Article, *, title_hu, title_en, body_hu, body_en, source, actor=None):
+    with database.atomic():
+        article.title_hu, article.title_en = title_hu, title_en
+        article.body_hu, article.body_en = body_hu, body_en
+        article.source = source
+        article.modified_at = clock.now()
+        article.save()
+        audit.record("article_saved", "done", actor=actor, detail=article.slug)
+    return article
+
+
+def seed_articles(folder):
+    """Add the shipped articles (content/help) that the database does not have yet; edits are kept."""
+    folder = Path(folder)
+    with database.atomic():
+        for entry in json.loads((folder / "articles.json").read_text(encoding="utf-8")):
+            if Article.select().where(Article.slug == entry["slug"]).exists():
+                continue
+            created = datetime.fromisoformat(entry["created"])
+            Article.create(
+                slug=entry["slug"], parent=by_slug(entry["parent"]), title_hu=entry["title_hu"],
+                title_en=entry["title_en"], source=entry["source"], created_at=created, modified_at=created,
+                body_hu=(folder / f"{entry['slug']}.hu.md").read_text(encoding="utf-8"),
+                body_en=(folder / f"{entry['slug']}.en.md").read_text(encoding="utf-8"),
+            )

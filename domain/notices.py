@@ -1,0 +1,47 @@
+"""Service-disruption notices, modelled on the seed's e-signature outage notice."""
+
+from __future__ import annotations
+
+from domain import audit, clock
+from models import Notice, database
+
+SEVERITIES = ("info", "disruption", "outage")
+
+
+def add(*, title, body, service="", still_works="", contact="", severity="disruption", detected_at=None,
+        until=None, actor=None) -> Notice:
+    if severity not in SEVERITIES:
+        raise ValueError("severity must be info, disruption or outage")
+    now = clock.now()
+    with database.atomic():
+        notice = Notice.create(
+            service=service or title, title=title, body=body, still_works=still_works, contact=contact,
+            severity=severity, detected_at=detected_at or now, until=until, created_at=now, updated_at=now,
+        )
+        audit.record("notice_added", severity, actor=actor, detail=f"#{notice.id} {title}")
+    return notice
+
+
+def end(notice_id, actor=None) -> Notice | None:
+    """Mark a notice resolved now; ending one that is already resolved changes nothing."""
+    with database.atomic():
+        notice = Notice.get_or_none(Notice.id == notice_id)
+        if notice is None or notice.resolved_at is not None:
+            return notice
+        notice.resolved_at = notice.updated_at = clock.now()
+        notice.save()
+        audit.record("notice_ended", "done", actor=actor, detail=f"#{notice.id} {notice.title}")
+    return notice
+
+
+def active():
+    return list(Notice.active(clock.now()))
+
+
+def all_notices(limit=100):
+    return list(Notice.select().order_by(Notice.detected_at.desc()).limit(limit))
+
+
+def is_current(notice) -> bool:
+    now = clock.now()
+    return notice.resolved_at is None and (notice.until is None or notice.until > now)

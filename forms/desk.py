@@ -1,0 +1,66 @@
+"""Forms of the registration desk and of the admin pages."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from domain.notices import SEVERITIES
+from forms.fields import NoControlCharacters
+from forms.registration import RegistrationForm
+
+
+class DeskRegistrationForm(RegistrationForm):
+    """The online form's fields and rules, with a live availability check on the username."""
+
+    live_fields = ("username", "email")
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(
+        _l("Reason"),
+        validators=[DataRequired(_l("Give a reason.")), Length(max=200, message=_l("At most 200 characters.")),
+                    NoControlCharacters()],
+    )
+
+
+def _text(label, required=True, max_length=200, area=False):
+    validators = [DataRequired(_l("This field is required."))] if required else [Optional()]
+    validators += [Length(max=max_length, message=_l("This is too long.")), NoControlCharacters()]
+    return (TextAreaField if area else StringField)(label, validators=validators)
+
+
+class NoticeForm(FlaskForm):
+    service = _text(_l("Affected service"))
+    title = _text(_l("Title"))
+    body = _text(_l("What happened, what is suspended"), max_length=4000, area=True)
+    still_works = _text(_l("What still works, what to do instead"), required=False, max_length=2000, area=True)
+    contact = _text(_l("Whom to ask"), required=False)
+    severity = SelectField(_l("Severity"), choices=[(s, s) for s in SEVERITIES], default="disruption")
+    detected_at = DateTimeLocalField(_l("Fault detected (local time)"), validators=[Optional()],
+                                     format="%Y-%m-%dT%H:%M")
+
+
+def _multiline(label, max_length):
+    # Markdown keeps line breaks: only the truly invisible controls are refused (in the domain's sanitiser).
+    return TextAreaField(label, validators=[DataRequired(_l("This field is required.")),
+                                            Length(max=max_length, message=_l("This is too long."))])
+
+
+class ArticleForm(FlaskForm):
+    title_hu = _text(_l("Title (Hungarian)"))
+    title_en = _text(_l("Title (English)"))
+    body_hu = _multiline(_l("Text (Hungarian, Markdown)"), 50_000)
+    body_en = _multiline(_l("Text (English, Markdown)"), 50_000)
+    source = _text(_l("Source"))
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    username = StringField(_l("Account (username)"), validators=[Optional(), Length(max=64), NoControlCharacters()])
+    kind = StringField(_l("Event kind"), validators=[Optional(), Length(max=32)])
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100_000)], default=1)
