@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from domain.notices import SEVERITIES
@@ -36,7 +37,7 @@ class NoticeForm(FlaskForm):
     body = _text(_l("What happened, what is suspended"), max_length=4000, area=True)
     still_works = _text(_l("What still works, what to do instead"), required=False, max_length=2000, area=True)
     contact = _text(_l("Whom to ask"), required=False)
-    severity = SelectField(_l("Severity"), choices=[(s, s) for s in SEVERITIES], default="disruption")
+    severity = SelectField(_l("Severity"), choices=[SelectChoice(s, s) for s in SEVERITIES], default="disruption")
     detected_at = DateTimeLocalField(_l("Fault detected (local time)"), validators=[Optional()],
                                      format="%Y-%m-%dT%H:%M")
 

@@ -1,0 +1,99 @@
+"""Service notices: CLI add/list/end, the banner on every page, past ones listed, a valid Atom feed."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import csrf_token
+from tests.staff_helpers import add_staff, logged_in
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SEED_NOTICE = ["notice", "add", "--title", "E-aláírás szolgáltatás hibája",
+               "--body", "Az e-aláírás hibája miatt a határozatok elektronikus kiadása szünetel.",
+               "--service", "EESZT csatlakozási engedély", "--still-works", "A kérelem elektronikusan beadható.",
+               "--contact", "EESZT Kontakt Center", "--detected-at", "2021-01-12T08:00"]
+
+
+def test_cli_add_list_and_end(runner, client):
+    added = runner.invoke(args=SEED_NOTICE)
+    assert added.exit_code == 0 and "Notice 1 published" in added.output
+    listed = runner.invoke(args=["notice", "list"])
+    assert "1\tactive\t2021-01-12 07:00" in listed.output  # stored in UTC
+    assert runner.invoke(args=["notice", "end", "1"]).exit_code == 0
+    assert "1\tended" in runner.invoke(args=["notice", "list"]).output
+    missing = runner.invoke(args=["notice", "end", "99"])
+    assert missing.exit_code != 0 and "no notice 99" in missing.output
+
+
+def test_cli_refuses_bad_dates_with_one_line(runner):
+    result = runner.invoke(args=["notice", "add", "--title", "T", "--body", "B", "--detected-at", "yesterday"])
+    assert result.exit_code != 0 and "--detected-at" in result.output
+
+
+@pytest.mark.parametrize("path", ["/", "/activate", "/login", "/register", "/help/activation", "/notices"])
+def test_an_active_notice_is_a_banner_on_every_page(runner, client, path):
+    runner.invoke(args=SEED_NOTICE)
+    html = client.get(path).get_data(as_text=True)
+    banner = html[html.index('id="notice-banner"'):html.index('<main')]
+    assert "E-aláírás szolgáltatás hibája" in banner and 'aria-labelledby="notice-banner-title"' in banner
+    assert 'hx-trigger="every 60s"' in banner and 'hx-get="/notices/banner"' in banner
+
+
+def test_the_banner_alone_is_served_for_polling_and_empties_when_ended(runner, client):
+    runner.invoke(args=SEED_NOTICE)
+    assert "E-aláírás" in client.get("/notices/banner").get_data(as_text=True)
+    runner.invoke(args=["notice", "end", "1"])
+    banner = client.get("/notices/banner").get_data(as_text=True)
+    assert "E-aláírás" not in banner and 'id="notice-banner"' in banner
+    assert "E-aláírás" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_notice_with_until_ends_by_itself(runner, client, frozen_clock):
+    runner.invoke(args=["notice", "add", "--title", "Planned maintenance", "--body", "Short break.",
+                        "--until", "2099-01-01T00:00"])
+    assert "Planned maintenance" in client.get("/").get_data(as_text=True)
+    frozen_clock.advance(days=365 * 80)
+    assert "Planned maintenance" not in client.get("/").get_data(as_text=True)
+
+
+def test_current_and_past_notices_are_listed_with_every_field(runner, client):
+    runner.invoke(args=SEED_NOTICE)
+    runner.invoke(args=["notice", "add", "--title", "Old outage", "--body", "Fixed."])
+    runner.invoke(args=["notice", "end", "2"])
+    html = client.get("/notices").get_data(as_text=True)
+    current, past = html.split('id="past-title"')
+    assert "E-aláírás szolgáltatás hibája" in current and "Old outage" in past
+    for text in ("EESZT csatlakozási engedély", "A kérelem elektronikusan beadható.", "EESZT Kontakt Center",
+                 "2021-01-12 08:00"):
+        assert text in current
+
+
+def test_the_atom_feed_is_valid(runner, client):
+    runner.invoke(args=SEED_NOTICE)
+    runner.invoke(args=["notice", "add", "--title", "Second <b>", "--body", "x & y"])
+    response = client.get("/notices.atom")
+    assert response.mimetype == "application/atom+xml"
+    feed = ET.fromstring(response.data)
+    assert feed.tag == f"{ATOM}feed"
+    for required in ("id", "title", "updated"):
+        assert feed.find(f"{ATOM}{required}").text
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}title").text for e in entries] == ["Second <b>", "E-aláírás szolgáltatás hibája"]
+    for entry in entries:
+        assert entry.find(f"{ATOM}id").text and entry.find(f"{ATOM}updated").text.endswith("Z")
+    assert "x & y" in entries[0].find(f"{ATOM}content").text
+
+
+def test_an_admin_manages_notices_at_the_desk(app, client):
+    add_staff(app, "admin.one", "admin")
+    admin = logged_in(app, "admin.one")
+    token = csrf_token(admin, "/desk/notices")
+    bad = admin.post("/desk/notices", data={"csrf_token": token, "title": ""})
+    assert bad.status_code == 422 and "error-summary" in bad.get_data(as_text=True)
+    created = admin.post("/desk/notices", data={
+        "csrf_token": token, "service": "Ügyfélkapu", "title": "Lassú válaszidő", "body": "Terhelés.",
+        "still_works": "", "contact": "", "severity": "disruption", "detected_at": "2026-11-25T10:00"})
+    assert created.status_code == 303
+    assert "Lassú válaszidő" in client.get("/").get_data(as_text=True)
+    assert admin.post("/desk/notices/1/end", data={"csrf_token": token}).status_code == 303
+    assert "Lassú válaszidő" not in client.get("/").get_data(as_text=True)
