@@ -42,7 +42,7 @@ lint: $(BIN)/.installed
 # Refresh the catalogs after changing user-facing strings (then translate the new entries).
 translations-extract: $(BIN)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance/kapu.db*

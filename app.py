@@ -7,7 +7,7 @@ import os
 import sys
 
 import peewee
-from flask import Flask, current_app, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -52,10 +52,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("KAPU_")})
 
     _init_database(app)
+    app.before_request(_refuse_nameless_parts)  # before CSRFProtect, which cannot read them
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     app.extensions["kapu"] = Kapu.from_config(
-        app.config, mail.compose, hasher=app.config.get("KAPU_PASSWORD_HASHER")
+        app.config, mail.compose, hasher=app.config.get("PASSWORD_HASHER")
     )
     app.before_request(_remember_language)
     app.after_request(_security_headers)
@@ -94,6 +95,12 @@ def _init_database(app):
     def _close(_exc):
         if not database.is_closed() and not database.in_transaction():
             database.close()
+
+
+def _refuse_nameless_parts():
+    """A multipart part without a name is stored under the key None; nothing Kapu sends has one."""
+    if request.method == "POST" and (None in request.form or None in request.files):
+        abort(400)
 
 
 def _select_locale():

@@ -50,6 +50,10 @@ def issue_code(kapu, account, purpose, client=None, actor=None) -> Issued:
     return Issued(row, link)
 
 
+def is_row_id(value) -> bool:
+    return type(value) is int and 0 < value < 2**63
+
+
 @dataclass(frozen=True)
 class LinkState:
     status: str  # valid | expired | invalid | used
@@ -63,7 +67,7 @@ def inspect_link(kapu, token, client=None) -> LinkState:
     if check.status == "expired":
         return LinkState("expired")
     data = check.data if check.status == "valid" else None
-    if not isinstance(data, dict) or not isinstance(data.get("c"), int) or not isinstance(data.get("k"), str):
+    if not isinstance(data, dict) or not is_row_id(data.get("c")) or not isinstance(data.get("k"), str):
         return LinkState("invalid")
     code = codes.normalise(data["k"])
     row = OneTimeCode.get_or_none(OneTimeCode.id == data["c"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from domain import audit, outbox, passwords
+from domain import audit, issuing, outbox, passwords
 from models import Account, database
 
 
@@ -45,8 +45,9 @@ def inspect_email_link(kapu, token) -> EmailLink:
     if check.status == "expired":
         return EmailLink("expired")
     data = check.data if check.status == "valid" else None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), t) for k, t in (("a", int), ("e", str),
-                                                                                      ("n", str))):
+    if not isinstance(data, dict) or not issuing.is_row_id(data.get("a")) or not all(
+        isinstance(data.get(k), str) for k in ("e", "n")
+    ):
         return EmailLink("invalid")
     account = Account.get_or_none(Account.id == data["a"])
     if account is None:

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
 from domain.passwords import MAX_LENGTH
+from forms.base import KapuForm
 from forms.fields import confirm_field, new_password_field, username_field
 from forms.registration import email_field
 
@@ -19,19 +19,19 @@ def current_password_field():
     )
 
 
-class ForgottenPasswordForm(FlaskForm):
+class ForgottenPasswordForm(KapuForm):
     username = username_field()
     email = email_field()
 
 
-class EmailChangeForm(FlaskForm):
+class EmailChangeForm(KapuForm):
     email = email_field(_l("New identification e-mail address"))
     password = current_password_field()
 
     live_fields = ("email",)
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(KapuForm):
     current_password = current_password_field()
     password = new_password_field()
     password_confirm = confirm_field()

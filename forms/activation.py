@@ -1,9 +1,8 @@
-from flask_wtf import FlaskForm
-
+from forms.base import KapuForm
 from forms.fields import code_field, confirm_field, new_password_field, username_field
 
 
-class ActivationForm(FlaskForm):
+class ActivationForm(KapuForm):
     """The seed's four lines, in its order: username, one-time code, new password, confirmation."""
 
     username = username_field()

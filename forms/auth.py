@@ -1,13 +1,13 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
 from domain.passwords import MAX_LENGTH
+from forms.base import KapuForm
 from forms.fields import username_field
 
 
-class LoginForm(FlaskForm):
+class LoginForm(KapuForm):
     username = username_field()
     password = PasswordField(
         _l("Password"),

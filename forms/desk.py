@@ -1,14 +1,17 @@
 """Forms of the registration desk and of the admin pages."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from domain.notices import SEVERITIES
+from forms.base import KapuForm
 from forms.fields import NoControlCharacters
 from forms.registration import RegistrationForm
+
+
+SEVERITY_LABELS = {"info": _l("Information"), "disruption": _l("Disruption"), "outage": _l("Outage")}
 
 
 class DeskRegistrationForm(RegistrationForm):
@@ -17,7 +20,7 @@ class DeskRegistrationForm(RegistrationForm):
     live_fields = ("username", "email")
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(KapuForm):
     reason = StringField(
         _l("Reason"),
         validators=[DataRequired(_l("Give a reason.")), Length(max=200, message=_l("At most 200 characters.")),
@@ -31,13 +34,17 @@ def _text(label, required=True, max_length=200, area=False):
     return (TextAreaField if area else StringField)(label, validators=validators)
 
 
-class NoticeForm(FlaskForm):
+class NoticeForm(KapuForm):
     service = _text(_l("Affected service"))
     title = _text(_l("Title"))
     body = _text(_l("What happened, what is suspended"), max_length=4000, area=True)
     still_works = _text(_l("What still works, what to do instead"), required=False, max_length=2000, area=True)
     contact = _text(_l("Whom to ask"), required=False)
-    severity = SelectField(_l("Severity"), choices=[SelectChoice(s, s) for s in SEVERITIES], default="disruption")
+    severity = SelectField(
+        _l("Severity"),
+        choices=[SelectChoice(value, SEVERITY_LABELS[value]) for value in SEVERITIES],
+        default="disruption",
+    )
     detected_at = DateTimeLocalField(_l("Fault detected (local time)"), validators=[Optional()],
                                      format="%Y-%m-%dT%H:%M")
 
@@ -48,7 +55,7 @@ def _multiline(label, max_length):
                                             Length(max=max_length, message=_l("This is too long."))])
 
 
-class ArticleForm(FlaskForm):
+class ArticleForm(KapuForm):
     title_hu = _text(_l("Title (Hungarian)"))
     title_en = _text(_l("Title (English)"))
     body_hu = _multiline(_l("Text (Hungarian, Markdown)"), 50_000)
@@ -56,12 +63,12 @@ class ArticleForm(FlaskForm):
     source = _text(_l("Source"))
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(KapuForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
     username = StringField(_l("Account (username)"), validators=[Optional(), Length(max=64), NoControlCharacters()])
     kind = StringField(_l("Event kind"), validators=[Optional(), Length(max=32)])
-    date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_from = DateField(_l("From date"), validators=[Optional()])
+    date_to = DateField(_l("To date"), validators=[Optional()])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100_000)], default=1)

@@ -11,6 +11,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from domain import accounts, codes, passwords
+from forms.base import nfkc
 
 
 def _has_control_characters(text: str) -> bool:
@@ -75,6 +76,7 @@ def _password_message(problem, policy):
 def username_field(label=None):
     return StringField(
         label or _l("Username"),
+        filters=[nfkc],
         validators=[
             DataRequired(_l("Enter your username.")),
             Length(max=accounts.USERNAME_MAX, message=_l("A username is at most 64 characters.")),

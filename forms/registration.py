@@ -1,10 +1,10 @@
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from domain.accounts import EMAIL_MAX, FULL_NAME_MAX
+from forms.base import KapuForm, nfkc
 from forms.fields import NoControlCharacters, username_field
 
 
@@ -30,10 +30,11 @@ def email_field(label=None):
     )
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(KapuForm):
     username = username_field(_l("Choose a username"))
     full_name = StringField(
         _l("Full name"),
+        filters=[nfkc],
         validators=[
             DataRequired(_l("Enter your full name.")),
             Length(max=FULL_NAME_MAX, message=_l("A name is at most 200 characters.")),

@@ -9,8 +9,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from app import create_app
-from domain import clock, offices, outbox
 from cli import prepare_database
+from domain import clock, offices, outbox
 from models import OutboxMessage
 
 # Cheap argon2id parameters keep the suite fast; production uses argon2-cffi's RFC 9106 profile.
@@ -28,7 +28,7 @@ def app_config(tmp_path):
         "KAPU_SMTP_HOST": "",
         # Assertions read English messages; tests/test_i18n.py covers the Hungarian default.
         "KAPU_LANGUAGE": "en",
-        "KAPU_PASSWORD_HASHER": FAST_HASHER,
+        "PASSWORD_HASHER": FAST_HASHER,
     }
 
 
