@@ -10,7 +10,6 @@ from forms.base import KapuForm
 from forms.fields import NoControlCharacters
 from forms.registration import RegistrationForm
 
-
 SEVERITY_LABELS = {"info": _l("Information"), "disruption": _l("Disruption"), "outage": _l("Outage")}
 
 

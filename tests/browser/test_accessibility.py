@@ -1,0 +1,102 @@
+"""axe-core on every page of the activation journey: no serious or critical violation (WCAG 2.x A/AA and
+best practices, as axe ranks them), in Hungarian (the default) and English.
+
+The context bypasses CSP only so axe's script can be injected (see the `axe_page` fixture)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import AXE_SCRIPT
+from tests.conftest import STRONG_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+BLOCKING = {"serious", "critical"}
+
+
+def axe_violations(page):
+    if not AXE_SCRIPT.exists():
+        pytest.fail(f"{AXE_SCRIPT} is missing: run `make setup` (npm ci installs axe-core)")
+    page.add_script_tag(path=str(AXE_SCRIPT))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [v for v in result["violations"] if v["impact"] in BLOCKING]
+
+
+def assert_accessible(page):
+    violations = axe_violations(page)
+    report = [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [{"target": n["target"], "html": n["html"], "summary": n.get("failureSummary")}
+                      for n in v["nodes"]],
+        }
+        for v in violations
+    ]
+    assert not violations, f"axe found serious/critical violations on {page.url}:\n" + json.dumps(
+        report, indent=2, ensure_ascii=False
+    )
+
+
+@pytest.mark.parametrize("path", ["/", "/register", "/login"])
+def test_plain_pages(axe_page, path):
+    response = axe_page.goto(path)
+    assert response.status == 200
+    assert_accessible(axe_page)
+
+
+@pytest.mark.parametrize("language", ["hu", "en"])
+def test_the_activation_form_in_both_languages(axe_page, language):
+    page = axe_page
+    page.goto("/activate" if language == "hu" else "/activate?lang=en")
+    assert page.locator("html").get_attribute("lang") == language
+    assert_accessible(page)
+
+
+def test_the_activation_form_from_the_email_link(axe_page, registered):
+    response = axe_page.goto(registered.link)
+    assert response.status == 200
+    expect(axe_page.locator("#code")).to_have_value(registered.code)
+    assert_accessible(axe_page)
+
+
+def test_the_activation_form_after_a_failed_submit(axe_page):
+    page = axe_page
+    page.goto("/activate")
+    page.locator("#username").fill("nincs.ilyen")
+    page.locator("#password").fill("rövid")
+    with page.expect_response(lambda r: r.request.is_navigation_request() and r.request.method == "POST") as answer:
+        page.locator("#activation-form button[type=submit]").click()
+    assert answer.value.status == 422
+    page.wait_for_load_state()
+    expect(page.locator(".error-summary")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_the_page_for_a_broken_link(axe_page):
+    response = axe_page.goto("/activate/this-is-not-a-valid-token")
+    assert response.status == 400
+    expect(axe_page.locator(".error-summary")).to_be_visible()
+    assert_accessible(axe_page)
+
+
+def test_the_account_page_when_logged_in(axe_page, registered):
+    page = axe_page
+    page.goto(registered.link)
+    page.locator("#username").fill(registered.username)
+    page.locator("#password").fill(STRONG_PASSWORD)
+    page.locator("#password_confirm").fill(STRONG_PASSWORD)
+    with page.expect_response(lambda r: r.request.is_navigation_request() and r.request.method == "POST") as answer:
+        page.locator("#activation-form button[type=submit]").click()
+    assert answer.value.status == 200
+    page.goto("/login")
+    page.locator("#username").fill(registered.username)
+    page.locator("#password").fill(STRONG_PASSWORD)
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_url("**/account")
+    assert_accessible(page)
