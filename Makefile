@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HTMX := static/vendor/htmx.min.js
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: setup run test lint translations-extract db clean
+.PHONY: setup run test bench lint translations-extract db clean
 
 setup: $(BIN)/.installed $(HTMX) $(CATALOGS) db
 
@@ -35,6 +35,9 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/requests_bench.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

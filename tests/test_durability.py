@@ -1,0 +1,76 @@
+"""Durability: after kill -9 mid-activations every account is fully activated or pending with a working code."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from app import create_app
+from domain import accounts, activation
+from models import Account, OneTimeCode
+from tests.conftest import STRONG_PASSWORD, Mailbox
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNTS = 120
+
+
+def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
+    app = create_app(app_config)
+    with app.test_request_context():
+        for i in range(ACCOUNTS):
+            accounts.register(app.extensions["kapu"], username=f"citizen.{i}", full_name="X",
+                              email=f"c{i}@example.hu", language="hu", channel="online")
+    mailbox = Mailbox(app)
+    codes = {f"citizen.{i}": mailbox.last_code(f"c{i}@example.hu") for i in range(ACCOUNTS)}
+    worker = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from app import create_app
+        from domain import activation
+        from tests.conftest import FAST_HASHER
+        app = create_app({{**{ {k: v for k, v in app_config.items() if k.startswith("KAPU_")}!r},
+                           "PASSWORD_HASHER": FAST_HASHER}})
+        codes = {codes!r}
+        print("ready", flush=True)
+        with app.app_context():
+            for username, code in codes.items():
+                activation.activate(app.extensions["kapu"], username, code, {STRONG_PASSWORD!r})
+                print(username, flush=True)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", worker], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stdout.readline().strip() == "ready"
+    done = [process.stdout.readline() for _ in range(5)]
+    time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    process.stdout.close()
+    assert len(done) == 5
+
+    active, pending = 0, 0
+    kapu = app.extensions["kapu"]
+    with app.app_context():
+        for username, code in codes.items():
+            account = Account.get(Account.username == username)
+            live = OneTimeCode.live_for(account)
+            if account.status == "active":
+                assert account.password_hash and live is None
+                active += 1
+            else:
+                assert account.status == "pending" and account.password_hash is None and live is not None
+                assert activation.activate(kapu, username, code, STRONG_PASSWORD) is activation.Outcome.ACTIVATED
+                pending += 1
+    print(f"killed after {active} of {ACCOUNTS} activations")
+    assert active >= 5 and active + pending == ACCOUNTS
+    app.extensions["kapu_database"].close()
+
+
+def test_online_backup_while_the_database_is_open(runner, app, registered, tmp_path):
+    target = tmp_path / "backup.db"
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("SELECT username FROM account").fetchall() == [("kovacs.janos",)]
