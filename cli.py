@@ -37,11 +37,14 @@ def prepare_database():
 
 
 @click.command("init-db")
+@click.option("--demo", is_flag=True, help="also add example registration offices")
 @with_appcontext
-def init_db():
+def init_db(demo):
     """Create or migrate the database schema and add the shipped help articles (safe to run again)."""
     prepare_database()
-    click.echo("Database ready.")
+    if demo:
+        offices.seed_demo_offices()
+    click.echo("Database ready." + (" Demo offices: " + ", ".join(o[0] for o in offices.DEMO_OFFICES) if demo else ""))
 
 
 def _validate_registration(username, full_name, email):

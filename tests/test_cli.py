@@ -48,3 +48,39 @@ def test_send_mail_once_delivers_the_outbox(app_config, registered):
 def test_send_mail_without_smtp_says_why(runner):
     result = runner.invoke(args=["send-mail", "--once"])
     assert result.exit_code != 0 and "KAPU_SMTP_HOST" in result.output
+
+
+def test_staff_add_asks_for_the_password_and_refuses_weak_ones(runner, app):
+    weak = runner.invoke(args=["staff", "add", "--username", "clerk.one", "--role", "clerk", "--office",
+                               "BP-V-OKM"], input="password1234\npassword1234\n")
+    assert weak.exit_code != 0 and "not acceptable" in weak.output
+    added = runner.invoke(args=["staff", "add", "--username", "clerk.one", "--role", "clerk", "--office",
+                                "BP-V-OKM"], input="asztal mögött ül a hivatalnok\nasztal mögött ül a hivatalnok\n")
+    assert added.exit_code == 0, added.output
+    with app.app_context():
+        account = Account.get(Account.username == "clerk.one")
+        assert (account.role, account.office, account.status) == ("clerk", "BP-V-OKM", "active")
+        assert account.password_hash.startswith("$argon2id$")
+        assert AuditEvent.get(AuditEvent.kind == "staff_added").account_id == account.id
+    again = runner.invoke(args=["staff", "add", "--username", "CLERK.one", "--role", "admin", "--password",
+                                "asztal mögött ül a hivatalnok"])
+    assert again.exit_code != 0 and "already taken" in again.output
+
+
+def test_staff_add_refuses_unknown_offices_and_clerks_without_one(runner):
+    unknown = runner.invoke(args=["staff", "add", "--username", "clerk.two", "--role", "clerk", "--office", "NOPE",
+                                  "--password", "asztal mögött ül a hivatalnok"])
+    assert unknown.exit_code != 0 and "--office" in unknown.output
+    officeless = runner.invoke(args=["staff", "add", "--username", "clerk.two", "--role", "clerk", "--password",
+                                     "asztal mögött ül a hivatalnok"])
+    assert officeless.exit_code != 0 and "--office" in officeless.output
+
+
+def test_init_db_demo_seeds_offices(runner, app):
+    from models import Office
+
+    result = runner.invoke(args=["init-db", "--demo"])
+    assert result.exit_code == 0 and "KONZ-WIEN" in result.output
+    with app.app_context():
+        assert {o.kind for o in Office.select()} == {"document_office", "government_window", "tax_authority",
+                                                     "consulate"}

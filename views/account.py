@@ -1,9 +1,9 @@
 """Registration data: see the identification e-mail, change it (confirmed by link) and the password."""
 
-from flask import Blueprint, g, redirect, render_template, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from domain import limits, profile
+from domain import audit, limits, profile
 from forms.account import EmailChangeForm, PasswordChangeForm
 from views.activation import check_one
 from views.common import client_address, kapu, limited_per_client, login_required, too_many
@@ -30,8 +30,8 @@ def show():
 
 def _password_refused(form, field):
     """Wrong current password: counted like a failed login, so it cannot be guessed here either."""
-    limit = kapu().limits.login_failures
-    limits.record(limit, g.account.username)
+    limits.record(kapu().limits.login_failures, g.account.username)
+    audit.record(request.endpoint, "wrong_password", account=g.account, client=client_address())
     form[field].errors = [_("The current password is wrong.")]
 
 

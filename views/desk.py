@@ -97,6 +97,9 @@ def reissue(account_id):
     form = ReasonForm()
     if not form.validate():
         return _desk(status=422, desk_error=_("Give a reason for the new code."))
+    wait = limits.take(kapu().limits.codes_per_account, account.username)
+    if wait:
+        return too_many(wait, "desk_reissue")
     staff.reissue(kapu(), g.account, account, form.reason.data, client=client_address())
     return _desk(desk_message=_("A new code was sent to %(email)s; earlier codes no longer work.",
                                 email=account.email))
