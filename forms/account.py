@@ -39,6 +39,9 @@ class PasswordChangeForm(KapuForm):
     live_fields = ("password", "password_confirm")
 
     def __init__(self, *args, account_username=None, **kwargs):
+        # It shares /account with the e-mail form, whose contract names are `email` and `password`:
+        # a prefix keeps every name, id and `<name>-error` id on the page unique.
+        kwargs.setdefault("prefix", "change")
         super().__init__(*args, **kwargs)
         self.account_username = account_username
 

@@ -94,8 +94,8 @@ def test_password_change_ends_every_other_session(app, client, active):
     log_in(phone)
     assert phone.get("/account").status_code == 200
     response = client.post("/account/password", data={
-        "csrf_token": csrf_token(client, "/account"), "current_password": STRONG_PASSWORD,
-        "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+        "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
+        "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
     assert response.status_code == 200 and "has been changed" in response.get_data(as_text=True)
     assert client.get("/account").status_code == 200
     assert phone.get("/account").status_code == 303
@@ -106,10 +106,10 @@ def test_password_change_ends_every_other_session(app, client, active):
 def test_password_change_applies_the_same_rules(client, active):
     log_in(client)
     response = client.post("/account/password", data={
-        "csrf_token": csrf_token(client, "/account"), "current_password": STRONG_PASSWORD,
-        "password": "kovacs.janos!!", "password_confirm": "kovacs.janos!!"})
+        "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
+        "change-password": "kovacs.janos!!", "change-password_confirm": "kovacs.janos!!"})
     assert response.status_code == 422 and "from your username" in response.get_data(as_text=True)
-    check = client.post("/account/check/password", data={"password": "short"},
+    check = client.post("/account/check/password", data={"change-password": "short"},
                         headers={"X-CSRFToken": csrf_token(client, "/account")})
     assert "at least 12 characters" in check.get_data(as_text=True)
 
@@ -119,3 +119,10 @@ def test_the_identification_address_only_gets_identification_mail(app, kapu, act
         outbox.enqueue(kapu, "newsletter", "janos@example.hu", "News", "text", "")
     with app.app_context():
         assert outbox.enqueue(kapu, "newsletter", "someone@example.hu", "News", "text", "").kind == "newsletter"
+
+
+def test_every_id_on_the_registration_data_page_is_unique(client, active):
+    log_in(client)
+    ids = re.findall(r'\sid="([^"]+)"', client.get("/account").get_data(as_text=True))
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert "change-password-error" in ids and "password-error" in ids

@@ -28,11 +28,20 @@ def show():
     return _page()
 
 
-def _password_refused(form, field):
-    """Wrong current password: counted like a failed login, so it cannot be guessed here either."""
+def _refuse_unless_current_password(form, field, form_name):
+    """None when the current password is right; else the page to answer with.
+
+    A wrong one counts like a failed login and shares its back-off, so it cannot be guessed here either.
+    """
+    wait = limits.backoff(kapu().limits.login_failures, g.account.username)
+    if wait:
+        return too_many(wait, request.endpoint)
+    if profile.check_password(kapu(), g.account, form[field].data):
+        return None
     limits.record(kapu().limits.login_failures, g.account.username)
     audit.record(request.endpoint, "wrong_password", account=g.account, client=client_address())
     form[field].errors = [_("The current password is wrong.")]
+    return _page(status=422, **{form_name: form})
 
 
 @bp.post("/account/email")
@@ -42,12 +51,9 @@ def change_email():
     form = EmailChangeForm()
     if not form.validate():
         return _page(email_form=form, status=422)
-    wait = limits.backoff(kapu().limits.login_failures, g.account.username)
-    if wait:
-        return too_many(wait, "email_change")
-    if not profile.check_password(kapu(), g.account, form.password.data):
-        _password_refused(form, "password")
-        return _page(email_form=form, status=422)
+    refusal = _refuse_unless_current_password(form, "password", "email_form")
+    if refusal:
+        return refusal
     profile.request_email_change(kapu(), g.account, form.email.data, client=client_address())
     return _page(email_sent_to=form.email.data)
 
@@ -59,12 +65,9 @@ def change_password():
     form = PasswordChangeForm(account_username=g.account.username)
     if not form.validate():
         return _page(password_form=form, status=422)
-    wait = limits.backoff(kapu().limits.login_failures, g.account.username)
-    if wait:
-        return too_many(wait, "password_change")
-    if not profile.check_password(kapu(), g.account, form.current_password.data):
-        _password_refused(form, "current_password")
-        return _page(password_form=form, status=422)
+    refusal = _refuse_unless_current_password(form, "current_password", "password_form")
+    if refusal:
+        return refusal
     profile.change_password(kapu(), g.account, form.password.data, client=client_address())
     session["version"] = g.account.session_version  # this session stays; every other one has ended
     return _page(password_changed=True)
