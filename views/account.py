@@ -25,7 +25,14 @@ def _page(email_form=None, password_form=None, status=200, **context):
 def show():
     if g.account.is_staff:
         return redirect(url_for("desk.index"), code=303)
-    return _page()
+    done = session.pop("account_done", {})
+    return _page(email_sent_to=done.get("email_sent_to"), password_changed=done.get("password_changed"))
+
+
+def _done(**what):
+    """Post/redirect/get: a reload of the result page must not send the change again."""
+    session["account_done"] = what
+    return redirect(url_for("account.show"), code=303)
 
 
 def _refuse_unless_current_password(form, field, form_name):
@@ -55,7 +62,7 @@ def change_email():
     if refusal:
         return refusal
     profile.request_email_change(kapu(), g.account, form.email.data, client=client_address())
-    return _page(email_sent_to=form.email.data)
+    return _done(email_sent_to=form.email.data)
 
 
 @bp.post("/account/password")
@@ -70,7 +77,7 @@ def change_password():
         return refusal
     profile.change_password(kapu(), g.account, form.password.data, client=client_address())
     session["version"] = g.account.session_version  # this session stays; every other one has ended
-    return _page(password_changed=True)
+    return _done(password_changed=True)
 
 
 @bp.post("/account/check/<field>")

@@ -1,0 +1,330 @@
+"""Forgotten password and "Registration data" in headless Chromium: a new code by mail, the e-mail change
+confirmed by link (with and without JavaScript), the password change with live checks, and axe on these pages
+(CONTRACT §3-§5)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import _checked_page
+from tests.browser.test_accessibility import assert_accessible
+from tests.browser.test_activation_browser import english, submit
+from tests.conftest import STRONG_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+NEW_PASSWORD = "hegyi patak mellett zöld moha"
+ANY_VALUE = re.compile(".*")
+EMAIL_FORM = "form[action$='/account/email']"
+PASSWORD_FORM = "form[action$='/account/password']"
+
+
+@pytest.fixture
+def other_page(browser, base_url):
+    """A second, independent browser context (its own cookies): the citizen's phone, or a mail client."""
+    yield from _checked_page(browser, base_url)
+
+
+@pytest.fixture
+def other_page_nojs(browser, base_url):
+    yield from _checked_page(browser, base_url, java_script_enabled=False)
+
+
+@pytest.fixture
+def citizen(live_app, registered):
+    """An activated account (activated through the domain: the browser journey has its own tests)."""
+    from domain import activation
+
+    with live_app.test_request_context():
+        outcome = activation.activate(live_app.extensions["kapu"], registered.username, registered.code,
+                                      STRONG_PASSWORD)
+    assert outcome is activation.Outcome.ACTIVATED
+    return registered
+
+
+def masked(address):
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def new_address():
+    # A different first letter and domain than the registration's, so the two masked forms differ.
+    return f"uj.{uuid.uuid4().hex[:8]}@pelda.hu"
+
+
+def log_in(page, username, password=STRONG_PASSWORD):
+    page.goto(english("/login"))
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_url("**/account")
+    expect(page.locator("h1")).to_have_text("Registration data")
+
+
+def confirmation_link(live_mailbox, recipient):
+    pattern = re.escape(live_mailbox.base_url) + r"(/account/email/confirm/\S+)"
+    return re.search(pattern, live_mailbox.last_text(recipient)).group(1)
+
+
+def kinds(live_mailbox, recipient):
+    return [message.kind for message, _ in live_mailbox.messages(recipient)]
+
+
+def password_fields(page):
+    """The password form's current, new and repeated password, found by their labels as a user would."""
+    form = page.locator(PASSWORD_FORM)
+    return (form.get_by_label("Current password"), form.get_by_label("New password", exact=True),
+            form.get_by_label("New password again"))
+
+
+def error_region(page, field):
+    """The live message region named by the field's aria-describedby: what a screen reader announces."""
+    [error_id] = [i for i in field.get_attribute("aria-describedby").split() if i.endswith("-error")]
+    return page.locator(f"[id='{error_id}']")
+
+
+# --- Forgotten password --------------------------------------------------------------------------------------
+
+
+def ask_for_a_new_code(page, username, email):
+    page.goto(english("/forgotten-password"))
+    expect(page.locator("h1")).to_have_text("Forgotten password")
+    page.locator("#username").fill(username)
+    page.locator("#email").fill(email)
+    return submit(page, page.locator("main form button[type=submit]").click)
+
+
+def test_forgotten_password_mails_a_new_code_whose_link_activates(page, registered, live_mailbox):
+    response = ask_for_a_new_code(page, registered.username, registered.email)
+    assert response.status == 200
+    expect(page.locator("h1")).to_have_text("Check your mailbox")
+
+    assert kinds(live_mailbox, registered.email) == ["activation_code", "reset_code"]
+    code, link = live_mailbox.last_code(registered.email), live_mailbox.last_link(registered.email)
+    assert code != registered.code
+
+    page.goto(english(link))
+    expect(page.locator("#code")).to_have_value(code)
+    page.locator("#username").fill(registered.username)
+    page.locator("#password").fill(STRONG_PASSWORD)
+    page.locator("#password_confirm").fill(STRONG_PASSWORD)
+    response = submit(page, page.locator("#activation-form button[type=submit]").click)
+    assert response.status == 200
+    expect(page.locator("h1")).to_have_text("Your account is open")
+
+    log_in(page, registered.username)
+
+
+def test_forgotten_password_answers_a_non_matching_pair_with_the_same_page(page, registered, live_mailbox):
+    def answer(email):
+        response = ask_for_a_new_code(page, registered.username, email)
+        return response.status, page.locator("h1").inner_text(), page.locator("main").inner_text()
+
+    stranger = f"valaki.{uuid.uuid4().hex[:8]}@example.hu"
+    matching, not_matching = answer(registered.email), answer(stranger)
+    assert not_matching == matching
+    assert matching[1] == "Check your mailbox"
+    assert kinds(live_mailbox, stranger) == []
+    assert kinds(live_mailbox, registered.email) == ["activation_code", "reset_code"]
+
+
+# --- The identification e-mail address ----------------------------------------------------------------------
+
+
+def change_email_journey(page, other, citizen, live_mailbox):
+    """Ask for the change in *page* (logged in), confirm it from the e-mail in *other* (a separate browser)."""
+    log_in(page, citizen.username)
+    data = page.locator("main .data-list")
+    expect(data).to_contain_text(masked(citizen.email))
+    assert citizen.email not in data.inner_text()
+
+    new_email = new_address()
+    form = page.locator(EMAIL_FORM)
+    form.locator("input[name=email]").fill(new_email)
+    form.locator("input[name=password]").fill(STRONG_PASSWORD)
+    response = submit(page, form.locator("button[type=submit]").click)
+    assert response.status == 303  # post/redirect/get: a reload cannot send the request again
+    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page.locator("main [role=status]")).to_contain_text(f"We sent a confirmation link to {new_email}")
+    expect(data).to_contain_text(masked(citizen.email))
+
+    assert kinds(live_mailbox, new_email) == ["email_change_confirm"]
+    link = confirmation_link(live_mailbox, new_email)
+
+    # Opening the link (twice, as a mail scanner and then the citizen might) only shows the button.
+    for _ in range(2):
+        response = other.goto(english(link))
+        assert response.status == 200
+        expect(other.locator("h1")).to_have_text("Confirm the new e-mail address")
+        expect(other.locator("main")).to_contain_text(new_email)
+        expect(other.locator("main form button[type=submit]")).to_have_text("Confirm the change")
+    page.goto("/account")  # (not reload: that would post the change request again)
+    expect(data).to_contain_text(masked(citizen.email))
+    expect(data).not_to_contain_text(masked(new_email))
+    assert "email_changed_notice" not in kinds(live_mailbox, citizen.email)
+
+    other.locator("main form button[type=submit]").click()
+    other.wait_for_url(re.compile(r"/account/email/confirmed"))
+    expect(other.locator("h1")).to_have_text("E-mail address changed")
+
+    page.goto("/account")
+    expect(data).to_contain_text(masked(new_email))
+    expect(data).not_to_contain_text(masked(citizen.email))
+    message, text = live_mailbox.messages(citizen.email)[-1]
+    assert message.kind == "email_changed_notice"
+    assert masked(new_email) in text
+
+    # The link is spent: opening it again says so and offers no button.
+    response = other.goto(english(link))
+    assert response.status == 409
+    expect(other.locator("main form button[type=submit]")).to_have_count(0)
+
+
+def test_email_change_is_confirmed_from_another_browser(page, other_page, citizen, live_mailbox):
+    change_email_journey(page, other_page, citizen, live_mailbox)
+
+
+def test_email_change_without_javascript(page_nojs, other_page_nojs, citizen, live_mailbox):
+    change_email_journey(page_nojs, other_page_nojs, citizen, live_mailbox)
+
+
+def test_email_change_with_a_wrong_password_sends_nothing(page, citizen, live_mailbox):
+    log_in(page, citizen.username)
+    new_email = new_address()
+    form = page.locator(EMAIL_FORM)
+    form.locator("input[name=email]").fill(new_email)
+    form.locator("input[name=password]").fill("nem ez a jelszó")
+    response = submit(page, form.locator("button[type=submit]").click)
+    assert response.status == 422
+    form = page.locator(EMAIL_FORM)
+    expect(form.locator("input[name=password]")).to_have_attribute("aria-invalid", "true")
+    expect(form.locator(".field-error").last).to_contain_text("The current password is wrong")
+    expect(form.locator("input[name=email]")).to_have_value(new_email)
+    expect(form.locator("input[name=password]")).to_have_value("")
+    assert kinds(live_mailbox, new_email) == []
+
+
+# --- The password -------------------------------------------------------------------------------------------
+
+
+def test_the_account_page_has_unique_ids(page, citizen):
+    """Two forms share a page here; duplicate ids break labels, aria-describedby and the live-check targets."""
+    log_in(page, citizen.username)
+    ids = page.locator("[id]").evaluate_all("elements => elements.map(e => e.id)")
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    assert duplicates == [], f"duplicate ids on /account: {duplicates}"
+
+
+def test_new_password_rules_are_told_live_in_the_password_form(page, citizen):
+    log_in(page, citizen.username)
+    url = page.url
+    page.evaluate("window.__kapuNoReload = 'still here'")
+    _, password, confirm = password_fields(page)
+    error, confirm_error = error_region(page, password), error_region(page, confirm)
+    # The regions belong to the password form, not to the e-mail form above it.
+    expect(page.locator(PASSWORD_FORM).locator(".field-error")).to_have_count(3)
+    assert page.locator(PASSWORD_FORM).locator(f"[id='{error.get_attribute('id')}']").count() == 1
+    expect(error).to_have_attribute("aria-live", "polite")
+
+    with page.expect_response(re.compile(r"/account/check/password$")):
+        password.press_sequentially("rövidke")
+    expect(error).to_contain_text("at least 12 characters")
+    expect(password).to_have_attribute("aria-invalid", "true")
+    # Nothing is told at the e-mail form's current-password field.
+    email_form = page.locator(EMAIL_FORM)
+    expect(email_form.locator(".field-error")).to_have_text(["", ""])
+    expect(email_form.locator("input[name=password]")).not_to_have_attribute("aria-invalid", ANY_VALUE)
+
+    password.fill(NEW_PASSWORD)
+    expect(error).to_have_text("")
+    expect(password).not_to_have_attribute("aria-invalid", ANY_VALUE)
+
+    confirm.press_sequentially(NEW_PASSWORD + "x")
+    expect(confirm_error).to_contain_text("do not match")
+    confirm.fill(NEW_PASSWORD)
+    expect(confirm_error).to_have_text("")
+
+    # Typing in the e-mail form's password field does not re-check the new password's confirmation.
+    checks = []
+    page.on("request", lambda request: checks.append(request.url) if "/account/check/" in request.url else None)
+    email_form.locator("input[name=password]").fill("valami más")
+    email_form.locator("input[name=password]").blur()
+    page.wait_for_timeout(400)
+    assert checks == []
+
+    assert page.url == url
+    assert page.evaluate("window.__kapuNoReload") == "still here"
+
+
+def test_password_change_keeps_this_session_and_ends_the_others(page, other_page, citizen):
+    log_in(other_page, citizen.username)  # the phone, logged in earlier
+    log_in(page, citizen.username)
+    current, password, confirm = password_fields(page)
+    current.fill(STRONG_PASSWORD)
+    password.fill(NEW_PASSWORD)
+    confirm.fill(NEW_PASSWORD)
+    response = submit(page, page.locator(PASSWORD_FORM).locator("button[type=submit]").click)
+    assert response.status == 303
+    expect(page.locator("main [role=status]")).to_contain_text("Your password has been changed")
+
+    page.goto("/account")
+    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page.locator("h1")).to_have_text("Registration data")
+
+    other_page.reload()
+    expect(other_page).to_have_url(re.compile(r"/login$"))
+    log_in(other_page, citizen.username, NEW_PASSWORD)  # the new password works there too
+
+
+# --- Accessibility ------------------------------------------------------------------------------------------
+
+
+def test_axe_forgotten_password(axe_page):
+    response = axe_page.goto("/forgotten-password")
+    assert response.status == 200
+    assert_accessible(axe_page)
+
+
+def test_axe_forgotten_password_sent(axe_page, registered):
+    ask_for_a_new_code(axe_page, registered.username, registered.email)
+    expect(axe_page.locator("h1")).to_have_text("Check your mailbox")
+    assert_accessible(axe_page)
+
+
+@pytest.mark.parametrize("which", ["email", "password"])
+def test_axe_account_after_a_wrong_current_password(axe_page, citizen, which):
+    page = axe_page
+    log_in(page, citizen.username)
+    if which == "email":
+        form = page.locator(EMAIL_FORM)
+        form.locator("input[name=email]").fill(new_address())
+        form.locator("input[name=password]").fill("nem ez a jelszó")
+    else:
+        form = page.locator(PASSWORD_FORM)
+        current, password, confirm = password_fields(page)
+        current.fill("nem ez a jelszó")
+        password.fill(NEW_PASSWORD)
+        confirm.fill(NEW_PASSWORD)
+    response = submit(page, form.locator("button[type=submit]").click)
+    assert response.status == 422
+    expect(page.locator(".error-summary")).to_be_visible()
+    expect(page.locator(".error-summary")).to_contain_text("The current password is wrong")
+    assert_accessible(page)
+
+
+def test_axe_email_confirmation_page(axe_page, live_app, citizen, live_mailbox):
+    from domain import profile
+    from models import Account
+
+    new_email = new_address()
+    with live_app.test_request_context():
+        account = Account.get(Account.username == citizen.username)
+        profile.request_email_change(live_app.extensions["kapu"], account, new_email)
+    response = axe_page.goto(confirmation_link(live_mailbox, new_email))
+    assert response.status == 200
+    expect(axe_page.locator("main form button[type=submit]")).to_be_visible()
+    assert_accessible(axe_page)
