@@ -71,7 +71,7 @@ def _prepare_schema(app, strict):
     try:
         with app.app_context():
             cli.prepare_database()
-    except (peewee.OperationalError, OSError) as error:
+    except (peewee.OperationalError, peewee.ImproperlyConfigured, OSError) as error:
         if strict:
             raise
         sys.exit(f"kapu: cannot open the database {app.config['KAPU_DATABASE_URL']}: {error}")
