@@ -7,7 +7,7 @@ import os
 import sys
 
 import peewee
-from flask import Flask, abort, current_app, g, request, session
+from flask import Flask, abort, current_app, g, has_request_context, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -104,6 +104,8 @@ def _refuse_nameless_parts():
 
 
 def _select_locale():
+    if not has_request_context():  # the command line: the configured default
+        return None
     if "language" in g:
         return g.language
     chosen = session.get("language")

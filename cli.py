@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.datastructures import MultiDict
 
 from domain import accounts, delivery, notices, offices, staff
 from domain import help as articles
 from domain.delivery import SmtpSettings
+from forms.registration import RegistrationForm
 from models import Account, Notice, create_schema
 
 CONTENT = Path(__file__).resolve().parent / "content" / "help"
@@ -47,19 +49,14 @@ def init_db(demo):
     click.echo("Database ready." + (" Demo offices: " + ", ".join(o[0] for o in offices.DEMO_OFFICES) if demo else ""))
 
 
-def _validate_registration(username, full_name, email):
-    from email_validator import EmailNotValidError, validate_email
-
-    from forms.fields import _has_control_characters
-
-    if not accounts.username_is_well_formed(username):
-        raise CommandError("--username must be 3 to 64 letters, digits, dots, hyphens or underscores")
-    if not full_name.strip() or len(full_name) > accounts.FULL_NAME_MAX or _has_control_characters(full_name):
-        raise CommandError("--full-name must be 1 to 200 printable characters")
-    try:
-        return validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise CommandError(f"--email is not a valid address: {error}") from None
+def _validated_registration(username, full_name, email):
+    """The online form's own validators check what the clerk typed: one rule, wherever it is entered."""
+    form = RegistrationForm(formdata=MultiDict({"username": username, "full_name": full_name, "email": email}),
+                            meta={"csrf": False})
+    if not form.validate():
+        name, messages = next(iter(form.errors.items()))
+        raise CommandError(f"--{name.replace('_', '-')}: {messages[0]}")
+    return form
 
 
 @click.command("register")
@@ -71,13 +68,13 @@ def _validate_registration(username, full_name, email):
 @with_appcontext
 def register_citizen(username, full_name, email, office, language):
     """Record an in-person registration and e-mail the one-time code (never printed)."""
-    email = _validate_registration(username, full_name, email)
+    form = _validated_registration(username, full_name, email)
     prepare_database()
     if office and offices.by_code(office) is None:
         raise CommandError(f"--office {office!r} is not a known registration office")
     kapu = current_app.extensions["kapu"]
     result = accounts.register(
-        kapu, username=username, full_name=full_name, email=email,
+        kapu, username=form.username.data, full_name=form.full_name.data, email=form.email.data,
         language=language or kapu.default_language, channel="office" if office else "cli",
         office=office, actor="cli",
     )
