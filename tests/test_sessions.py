@@ -46,6 +46,7 @@ def test_logout_needs_csrf_and_ends_the_session(client, logged_in):
 
 def test_dev_mailbox_shows_mail_only_without_smtp(client, app_config, registered):
     assert "janos@example.hu" in client.get("/dev/mailbox").get_data(as_text=True)
+    assert client.get("/dev/mailbox", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 404
     from app import create_app
 
     with_smtp = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1"})
