@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+import click
 import peewee
 from flask import Flask, abort, current_app, g, has_request_context, request, session
 from flask_babel import Babel
@@ -14,8 +15,10 @@ from flask_wtf.csrf import CSRFProtect
 import cli
 import config as kapu_config
 import mail
+import migrations
 import models
 import views
+from domain import help as articles
 from domain.context import Kapu
 
 CONTENT_SECURITY_POLICY = (
@@ -67,14 +70,29 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _prepare_schema(app, strict):
-    """Create or migrate the schema on start (idempotent), so no page ever meets a missing table."""
+    """Create an empty database's schema (with the shipped help); refuse one that does not match the code."""
     try:
         with app.app_context():
-            cli.prepare_database()
+            if models.prepare_schema():
+                articles.seed_articles(articles.SHIPPED)
+    except migrations.SchemaMismatch as mismatch:
+        if click.get_current_context(silent=True) is not None:
+            # The command line: `migrate` and `backup` must still run; every other command refuses itself.
+            app.extensions["kapu_schema_problem"] = str(mismatch)
+            app.before_request(_refuse_mismatched_schema)
+            return
+        if strict:
+            raise
+        sys.exit(f"kapu: {mismatch}")
     except (peewee.OperationalError, peewee.ImproperlyConfigured, OSError) as error:
         if strict:
             raise
         sys.exit(f"kapu: cannot open the database {app.config['KAPU_DATABASE_URL']}: {error}")
+
+
+def _refuse_mismatched_schema():
+    """A development server started despite a mismatched schema answers 503 instead of failing later."""
+    abort(503)
 
 
 def _init_database(app):

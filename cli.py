@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -13,13 +11,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
 
+import operator_cli
 from domain import accounts, delivery, notices, offices, staff
 from domain import help as articles
 from domain.delivery import SmtpSettings
 from forms.registration import RegistrationForm
-from models import Account, Notice, create_schema
+from models import Account, Notice, schema_problem
 
-CONTENT = Path(__file__).resolve().parent / "content" / "help"
+CONTENT = articles.SHIPPED
 
 
 class CommandError(click.ClickException):
@@ -28,25 +27,17 @@ class CommandError(click.ClickException):
 
 
 def register(app):
-    for command in (init_db, register_citizen, send_mail, serve, staff_group, notice_group, backup):
+    for command in (register_citizen, send_mail, serve, staff_group, notice_group):
         app.cli.add_command(command)
+    operator_cli.register(app)
 
 
 def prepare_database():
-    """Schema, then the shipped help articles; both idempotent."""
-    create_schema()
+    """Refuse a schema that does not match the code (one line), then add any new shipped help article."""
+    problem = schema_problem()
+    if problem:
+        raise CommandError(problem)
     articles.seed_articles(CONTENT)
-
-
-@click.command("init-db")
-@click.option("--demo", is_flag=True, help="also add example registration offices")
-@with_appcontext
-def init_db(demo):
-    """Create or migrate the database schema and add the shipped help articles (safe to run again)."""
-    prepare_database()
-    if demo:
-        offices.seed_demo_offices()
-    click.echo("Database ready." + (" Demo offices: " + ", ".join(o[0] for o in offices.DEMO_OFFICES) if demo else ""))
 
 
 def _validated_registration(username, full_name, email):
@@ -90,6 +81,7 @@ def register_citizen(username, full_name, email, office, language):
 @with_appcontext
 def send_mail(once):
     """Deliver the outbox over SMTP (for deployments that run delivery apart from the web server)."""
+    prepare_database()
     transport = SmtpSettings.from_config(current_app.config)
     if transport is None:
         raise CommandError("KAPU_SMTP_HOST is not set: mail stays in /dev/mailbox")
@@ -224,16 +216,3 @@ def notice_end(notice_id):
     if notices.end(notice_id, actor="cli") is None:
         raise CommandError(f"there is no notice {notice_id}")
     click.echo(f"Notice {notice_id} ended.")
-
-
-@click.command("backup")
-@click.argument("target", type=click.Path(dir_okay=False, writable=True))
-@with_appcontext
-def backup(target):
-    """Copy the SQLite database with its online backup API (safe while the server runs)."""
-    database = current_app.extensions["kapu_database"]
-    if not current_app.config["KAPU_DATABASE_URL"].startswith("sqlite:///"):
-        raise CommandError("backup copies SQLite databases; use the database server's own tools")
-    with sqlite3.connect(target) as copy:
-        database.connection().backup(copy)
-    click.echo(f"Backed up to {target}.")

@@ -17,6 +17,8 @@ from peewee import (
 )
 from playhouse.db_url import connect
 
+import migrations
+
 database = DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -216,12 +218,18 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS = [Office, Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, Notice, Article, SchemaVersion]
-SCHEMA_VERSION = 1
+
+
+def prepare_schema() -> bool:
+    """Create an empty database's schema; refuse (migrations.SchemaMismatch) one the code does not match."""
+    return migrations.prepare(database.obj)
+
+
+def schema_problem() -> str | None:
+    """Why the schema does not match this code (one line), or None."""
+    return migrations.problem(database.obj)
 
 
 def create_schema():
-    """Create missing tables and record the schema version; safe to run again."""
-    with database.atomic():
-        database.create_tables(ALL_MODELS, safe=True)
-        if not SchemaVersion.select().where(SchemaVersion.version == SCHEMA_VERSION).exists():
-            SchemaVersion.create(version=SCHEMA_VERSION)
+    """Apply the missing numbered migrations (what `migrate` does); safe to run again."""
+    migrations.upgrade(database.obj)

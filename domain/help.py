@@ -17,6 +17,7 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 _ALLOWED_TAGS = {"p", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "a", "code", "pre", "blockquote",
                  "table", "thead", "tbody", "tr", "th", "td", "br", "hr"}
 SLUG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+SHIPPED = Path(__file__).resolve().parent.parent / "content" / "help"
 
 
 def render(markdown_text: str) -> str:
