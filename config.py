@@ -88,6 +88,15 @@ def _secret_key(env, instance_path):
     return key
 
 
+def _secret_key_fallbacks(env):
+    """Earlier secret keys (comma-separated, newest first): they still verify and decrypt, never sign."""
+    raw = env.get("KAPU_SECRET_KEY_FALLBACKS", "")
+    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    if any(len(key) < 16 for key in keys):
+        raise ConfigError("KAPU_SECRET_KEY_FALLBACKS must list keys of at least 16 characters, separated by commas")
+    return keys
+
+
 def _mail_from(env):
     raw = env.get("KAPU_MAIL_FROM", "").strip() or "Kapu <no-reply@localhost>"
     if "@" not in raw or any(ord(ch) < 32 for ch in raw):
@@ -106,6 +115,7 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
     return {
         "KAPU_DATABASE_URL": _database_url(env, instance_path),
         "SECRET_KEY": _secret_key(env, instance_path),
+        "SECRET_KEY_FALLBACKS": _secret_key_fallbacks(env),
         "KAPU_BASE_URL": base_url,
         "KAPU_CODE_TTL": _integer(env, "KAPU_CODE_TTL", 259200, 1, 366 * 86400),
         "KAPU_CODE_MAX_ATTEMPTS": _integer(env, "KAPU_CODE_MAX_ATTEMPTS", 5, 1, 1000),

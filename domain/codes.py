@@ -33,9 +33,16 @@ def display(code: str) -> str:
     return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
 
 
-def keyed_hash(key: bytes, code: str) -> str:
-    return hmac.new(key, code.encode("ascii"), hashlib.sha256).hexdigest()
+def keyed_hash(key: bytes | tuple[bytes, ...], code: str) -> str:
+    """The stored form of *code*; with a key ring (current key first), under the current key."""
+    current = key[0] if isinstance(key, tuple) else key
+    return hmac.new(current, code.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def matches(key: bytes, code: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(keyed_hash(key, code), stored_hash)
+def matches(key: bytes | tuple[bytes, ...], code: str, stored_hash: str) -> bool:
+    """Constant-time check under the current key or any fallback key (codes issued before a rotation)."""
+    ring = key if isinstance(key, tuple) else (key,)
+    found = False
+    for each in ring:  # every key is tried, so the time does not tell which one matched
+        found |= hmac.compare_digest(keyed_hash(each, code), stored_hash)
+    return found

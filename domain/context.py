@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 
 from domain import keys
 from domain.limits import Limits
@@ -20,8 +23,8 @@ Composer = Callable[..., tuple[str, str, str]]
 
 @dataclass
 class Kapu:
-    code_key: bytes
-    sealer: Fernet
+    code_key: tuple[bytes, ...]  # the current key first, then the fallbacks' (codes.matches tries each)
+    sealer: MultiFernet
     activation_links: LinkSigner
     email_links: LinkSigner
     limits: Limits
@@ -31,6 +34,7 @@ class Kapu:
     hasher: PasswordHasher
     base_url: str
     mail_from: str
+    mail_domain: str
     default_language: str
     compose: Composer
     # A real argon2id hash to verify against when a username is unknown, so the miss costs the same.
@@ -39,12 +43,15 @@ class Kapu:
     @classmethod
     def from_config(cls, config, compose: Composer, hasher: PasswordHasher | None = None):
         secret = config["SECRET_KEY"]
+        # Current key first: it signs, seals and hashes; the fallbacks only verify and open what they made.
+        secrets_ = [secret, *config.get("SECRET_KEY_FALLBACKS", [])]
         hasher = hasher or new_hasher()
         return cls(
-            code_key=keys.derive(secret, "one-time-code"),
-            sealer=Fernet(base64.urlsafe_b64encode(keys.derive(secret, "outbox-seal"))),
-            activation_links=LinkSigner(secret, "activate", config["KAPU_CODE_TTL"]),
-            email_links=LinkSigner(secret, "email-change", config["KAPU_CODE_TTL"]),
+            code_key=tuple(keys.derive(key, "one-time-code") for key in secrets_),
+            sealer=MultiFernet([Fernet(base64.urlsafe_b64encode(keys.derive(key, "outbox-seal"))) for key in secrets_]),
+            # itsdangerous signs with the last key of the list and verifies with any.
+            activation_links=LinkSigner(secrets_[::-1], "activate", config["KAPU_CODE_TTL"]),
+            email_links=LinkSigner(secrets_[::-1], "email-change", config["KAPU_CODE_TTL"]),
             limits=Limits.from_config(config),
             code_ttl=config["KAPU_CODE_TTL"],
             max_attempts=config["KAPU_CODE_MAX_ATTEMPTS"],
@@ -52,7 +59,25 @@ class Kapu:
             hasher=hasher,
             base_url=config["KAPU_BASE_URL"],
             mail_from=config["KAPU_MAIL_FROM"],
+            mail_domain=mail_domain(config["KAPU_BASE_URL"], config["KAPU_MAIL_FROM"]),
             default_language=config["KAPU_LANGUAGE"],
             compose=compose,
             decoy_hash=hasher.hash("kapu decoy password, never used"),
         )
+
+
+def mail_domain(base_url: str, mail_from: str) -> str:
+    """The domain for Message-IDs: the public site's host name, else the sender's domain."""
+    host = urlsplit(base_url).hostname or ""
+    if "." in host and not _is_address(host):
+        return host
+    sender = parseaddr(mail_from)[1]
+    return sender.rpartition("@")[2].strip().lower() or "localhost"
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from cryptography.fernet import InvalidToken
+
 from domain import outbox
 
 log = logging.getLogger("kapu.delivery")
@@ -67,7 +69,15 @@ def deliver_due(kapu, transport, limit=50) -> int:
         if message is None:
             break
         try:
-            transport.send(build_email(kapu, message))
+            email = build_email(kapu, message)
+        except InvalidToken:
+            # Sealed under a key that is neither KAPU_SECRET_KEY nor a fallback: retrying cannot help.
+            log.error("mail %s cannot be decrypted with KAPU_SECRET_KEY or KAPU_SECRET_KEY_FALLBACKS; "
+                      "marked failed", message.id)
+            outbox.mark_undeliverable(message, "cannot be decrypted with the configured keys")
+            continue
+        try:
+            transport.send(email)
         except (OSError, smtplib.SMTPException) as error:
             log.warning("mail %s to SMTP failed (attempt %s): %s", message.id, message.attempts + 1, error)
             outbox.mark_failed(message, f"{type(error).__name__}: {error}")

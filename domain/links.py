@@ -17,7 +17,8 @@ class LinkCheck:
 
 
 class LinkSigner:
-    def __init__(self, secret_key: str, purpose: str, max_age: int):
+    def __init__(self, secret_key: str | list[str], purpose: str, max_age: int):
+        """*secret_key* may be a list (oldest first, as itsdangerous takes it): the last signs, any verifies."""
         self._serializer = URLSafeTimedSerializer(secret_key, salt=f"kapu.link.{purpose}")
         self.max_age = max_age
 

@@ -27,8 +27,9 @@ class MailNotAllowed(ValueError):
     """A message of a kind the identification address must not receive."""
 
 
-def enqueue(kapu, kind, recipient, subject, text, html, account=None, domain="localhost"):
+def enqueue(kapu, kind, recipient, subject, text, html, account=None, domain=None):
     """Store a message for delivery; call inside the transaction of the change that causes it."""
+    domain = domain or kapu.mail_domain
     if kind not in IDENTIFICATION_KINDS and _is_identification_address(recipient):
         raise MailNotAllowed(kind)
     now = clock.now()
@@ -89,3 +90,11 @@ def mark_failed(message, error: str):
             claimed_at=None,
             last_error=error[:255],
         ).where(OutboxMessage.id == message.id).execute()
+
+
+def mark_undeliverable(message, reason: str):
+    """Give up on a message for good (status failed): it is never claimed again."""
+    with database.atomic():
+        OutboxMessage.update(status="failed", claimed_at=None, last_error=reason[:255]).where(
+            OutboxMessage.id == message.id
+        ).execute()

@@ -1,0 +1,134 @@
+"""KAPU_SECRET_KEY_FALLBACKS: after a rotation old links, codes, sessions and pending mail still work."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from cryptography.fernet import InvalidToken
+
+import config
+from app import create_app
+from domain import accounts, delivery, outbox
+from domain.context import mail_domain
+from domain.delivery import SmtpSettings
+from models import Account, OutboxMessage
+from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.smtp_server import SmtpServer
+
+OLD_KEY = "the-old-secret-key-0123456789"
+NEW_KEY = "the-new-secret-key-9876543210"
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_app(app_config, smtp):
+    made = []
+
+    def build(key, fallbacks=""):
+        app = create_app({**app_config, "KAPU_SECRET_KEY": key, "KAPU_SECRET_KEY_FALLBACKS": fallbacks,
+                          "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(smtp.port)})
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.extensions["kapu_database"].close()
+
+
+def register(app, username="kovacs.janos", email="janos@example.hu"):
+    """A registration whose mail is still waiting in the outbox; returns (code, link path)."""
+    kapu = app.extensions["kapu"]
+    with app.test_request_context():
+        accounts.register(kapu, username=username, full_name="Kovács János", email=email, language="en",
+                          channel="online")
+        text = outbox.unseal(kapu, OutboxMessage.select().order_by(OutboxMessage.id.desc()).first())["text"]
+    code = re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", text).group(1)
+    return code, re.search(r"http://kapu\.test(/activate/\S+)", text).group(1)
+
+
+def deliver(app):
+    with app.app_context():
+        return delivery.deliver_due(app.extensions["kapu"], SmtpSettings.from_config(app.config))
+
+
+def test_after_rotation_pending_mail_goes_out_and_the_old_link_and_code_activate(make_app, smtp):
+    old = make_app(OLD_KEY)
+    code, link = register(old)
+    old_client = old.test_client()
+    old_client.get("/?lang=hu")  # a session signed with the old key
+    session_cookie = old_client.get_cookie("session").value
+
+    new = make_app(NEW_KEY, fallbacks=OLD_KEY)
+    assert deliver(new) == 1
+    assert code in smtp.handler.received[0]["message"].get_body(("plain",)).get_content()
+
+    client = new.test_client()
+    client.set_cookie("session", session_cookie)
+    assert '<html lang="hu"' in client.get("/").get_data(as_text=True)  # the old session still holds
+    page = client.get(link)
+    assert page.status_code == 200 and f'value="{code}"' in page.get_data(as_text=True)
+    client.post("/activate", data={"csrf_token": csrf_token(client), "username": "kovacs.janos", "code": code,
+                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
+    with new.app_context():
+        assert Account.get(Account.username == "kovacs.janos").status == "active"
+
+
+def test_new_things_are_signed_and_sealed_with_the_current_key_only(make_app):
+    new = make_app(NEW_KEY, fallbacks=OLD_KEY)
+    code, link = register(new, "uj.polgar", "uj@example.hu")
+    only_old = make_app(OLD_KEY)
+    assert code not in only_old.test_client().get(link).get_data(as_text=True)
+    with only_old.app_context():
+        message = OutboxMessage.get(OutboxMessage.recipient == "uj@example.hu")
+        with pytest.raises(InvalidToken):
+            outbox.unseal(only_old.extensions["kapu"], message)
+
+
+def test_mail_sealed_with_a_forgotten_key_is_marked_failed_once_with_one_clear_line(make_app, smtp, caplog):
+    old = make_app(OLD_KEY)
+    register(old)
+    forgot = make_app(NEW_KEY)  # rotated without listing the old key
+    with caplog.at_level(logging.ERROR, logger="kapu.delivery"):
+        assert deliver(forgot) == 0
+        assert deliver(forgot) == 0
+    lines = [record for record in caplog.records if record.name == "kapu.delivery"]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert "KAPU_SECRET_KEY_FALLBACKS" in lines[0].getMessage()
+    with forgot.app_context():
+        message = OutboxMessage.get()
+        assert message.status == "failed" and "decrypted" in message.last_error
+    assert smtp.handler.received == []
+
+
+def test_fallback_keys_are_validated():
+    with pytest.raises(config.ConfigError, match="KAPU_SECRET_KEY_FALLBACKS"):
+        config.load({"KAPU_SECRET_KEY": NEW_KEY, "KAPU_SECRET_KEY_FALLBACKS": "short"}, "/tmp/kapu-unused")
+    settings = config.load({"KAPU_SECRET_KEY": NEW_KEY, "KAPU_SECRET_KEY_FALLBACKS": f" {OLD_KEY} , {'z' * 20}"},
+                           "/tmp/kapu-unused")
+    assert settings["SECRET_KEY_FALLBACKS"] == [OLD_KEY, "z" * 20]
+
+
+@pytest.mark.parametrize(("base_url", "mail_from", "domain"), [
+    ("https://kapu.example.hu", "Kapu <no-reply@localhost>", "kapu.example.hu"),
+    ("http://127.0.0.1:5000", "Kapu <no-reply@ugyfel.example.hu>", "ugyfel.example.hu"),
+    ("http://[::1]:5000", "no-reply@localhost", "localhost"),
+])
+def test_message_ids_use_the_sites_domain(base_url, mail_from, domain):
+    assert mail_domain(base_url, mail_from) == domain
+
+
+def test_a_registration_mail_carries_the_base_urls_domain(app_config):
+    app = create_app({**app_config, "KAPU_BASE_URL": "https://kapu.example.hu"})
+    with app.test_request_context():
+        accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
+                          email="janos@example.hu", language="en", channel="online")
+        assert re.fullmatch(r"<[0-9a-f]{32}@kapu\.example\.hu>", OutboxMessage.get().message_id)
+    app.extensions["kapu_database"].close()
