@@ -68,17 +68,26 @@ def tell_username_taken(kapu, *, email, language, client=None):
 
 
 def authenticate(kapu, username, password, client=None):
-    """The active account for these credentials, or None; unknown names cost the same argon2 work."""
+    """The active account for these credentials, or None; unknown names cost the same argon2 work.
+
+    argon2 runs before any transaction, so a login never holds the write lock while it hashes.
+    """
+    name = normalise_username(username)
+    account = Account.by_username(name)
+    stored = account.password_hash if account is not None and account.is_active else None
+    ok, new_hash = passwords.verify(kapu.hasher, stored or kapu.decoy_hash, password)
+    if account is None or stored is None or not ok:
+        with database.atomic():
+            audit.record("login", "failed", account=account, username=name[:64], client=client)
+        return None
     with database.atomic():
-        account = Account.by_username(normalise_username(username))
-        stored = account.password_hash if account is not None and account.is_active else None
-        ok, new_hash = passwords.verify(kapu.hasher, stored or kapu.decoy_hash, password)
-        if account is None or stored is None or not ok:
-            audit.record("login", "failed", account=account, username=normalise_username(username)[:64],
-                         client=client)
-            return None
         if new_hash:
-            account.password_hash = new_hash
-            account.save()
+            # Only over the hash just verified: a password changed meanwhile is never written back.
+            rehashed = Account.update(password_hash=new_hash).where(
+                Account.id == account.id, Account.password_hash == stored
+            ).execute()
+            new_hash = new_hash if rehashed == 1 else None
         audit.record("login", "rehashed" if new_hash else "success", account=account, client=client)
-        return account
+    if new_hash:
+        account.password_hash = new_hash
+    return account

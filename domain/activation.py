@@ -1,8 +1,15 @@
-"""Activation: a username, its live one-time code and a new password open the account, in one transaction."""
+"""Activation: a username, its live one-time code and a new password open the account.
+
+The code is checked and the password hashed before any transaction; the write that follows is short and
+conditional on the code still being live, so two requests racing for one code cannot both win (on SQLite
+or PostgreSQL) and the loser is told what happened to the code.
+"""
 
 from __future__ import annotations
 
 import enum
+
+from peewee import fn
 
 from domain import audit, clock, codes
 from domain.accounts import normalise_username
@@ -23,26 +30,27 @@ class Outcome(enum.Enum):
 
 def activate(kapu, username, typed_code, password, client=None) -> Outcome:
     code = codes.normalise(typed_code)
-    with database.atomic():
-        account = Account.by_username(normalise_username(username))
-        recent = list(OneTimeCode.for_account(account).limit(_RECENT_CODES)) if account else []
-        if code is None or account is None:
-            codes.matches(kapu.code_key, code or "", "0" * 64)  # same HMAC work on the miss path
+    account = Account.by_username(normalise_username(username))
+    recent = list(OneTimeCode.for_account(account).limit(_RECENT_CODES)) if account else []
+    if code is None or account is None:
+        codes.matches(kapu.code_key, code or "", "0" * 64)  # same HMAC work on the miss path
+        with database.atomic():
             audit.record("activation", "invalid", account=account, username=normalise_username(username)[:64],
                          client=client)
-            return Outcome.INVALID
-        # Compare against every recent code (constant time each) so timing does not say which matched.
-        hits = [row for row in recent if codes.matches(kapu.code_key, code, row.code_hash)]
-        if not hits:
-            return _count_wrong_code(kapu, account, recent, client)
-        row = hits[0]
-        outcome = _refusal_for(row, kapu)
-        if outcome is not None:
+        return Outcome.INVALID
+    # Compare against every recent code (constant time each) so timing does not say which matched.
+    hits = [row for row in recent if codes.matches(kapu.code_key, code, row.code_hash)]
+    if not hits:
+        return _count_wrong_code(kapu, account, recent, client)
+    row = hits[0]
+    outcome = _refusal_for(row, kapu)
+    if outcome is None:
+        password_hash = kapu.hasher.hash(password)  # slow: outside the transaction
+        outcome = _open_account(kapu, account, row, password_hash, client)
+    if outcome is not Outcome.ACTIVATED:
+        with database.atomic():
             audit.record("activation", outcome.value, account=account, client=client)
-            return outcome
-        _open_account(kapu, account, row, password)
-        audit.record("activation", "success", account=account, client=client, detail=row.purpose)
-        return Outcome.ACTIVATED
+    return outcome
 
 
 def _refusal_for(row, kapu):
@@ -57,27 +65,54 @@ def _refusal_for(row, kapu):
     return None
 
 
+def _still_live(kapu, now):
+    """The conditions under which a code may still be used or counted, evaluated by the database."""
+    return (
+        OneTimeCode.used_at.is_null()
+        & OneTimeCode.voided_at.is_null()
+        & (OneTimeCode.failed_attempts < kapu.max_attempts)
+        & (OneTimeCode.expires_at > now)
+    )
+
+
 def _count_wrong_code(kapu, account, recent, client):
-    """Count a wrong try against the live code; voiding it is not announced, so nobody learns the name exists."""
+    """Count a wrong try against the live code; voiding it is not announced, so nobody learns the name exists.
+
+    The count is one atomic increment on the still-live row, so parallel wrong tries are each counted once.
+    """
     live = next((row for row in recent if row.used_at is None and row.voided_at is None), None)
     outcome = "wrong_code"
-    if live is not None and live.expires_at > clock.now():
-        live.failed_attempts += 1
-        if live.failed_attempts >= kapu.max_attempts:
-            live.voided_at, live.void_reason = clock.now(), "attempts"
-            outcome = "code_voided"
-        live.save()
-    audit.record("activation", outcome, account=account, client=client)
+    with database.atomic():
+        now = clock.now()
+        if live is not None:
+            counted = OneTimeCode.update(failed_attempts=OneTimeCode.failed_attempts + 1).where(
+                OneTimeCode.id == live.id, _still_live(kapu, now)
+            ).execute()
+            if counted and OneTimeCode.update(voided_at=now, void_reason="attempts").where(
+                OneTimeCode.id == live.id, OneTimeCode.voided_at.is_null(), OneTimeCode.used_at.is_null(),
+                OneTimeCode.failed_attempts >= kapu.max_attempts,
+            ).execute():
+                outcome = "code_voided"
+        audit.record("activation", outcome, account=account, client=client)
     return Outcome.INVALID
 
 
-def _open_account(kapu, account, row, password):
-    now = clock.now()
-    row.used_at = now
-    row.save()
-    account.password_hash = kapu.hasher.hash(password)
-    if account.status != "active":
-        account.status, account.activated_at = "active", now
-    # A new password ends every session opened with the old one.
-    account.session_version += 1
-    account.save()
+def _open_account(kapu, account, row, password_hash, client) -> Outcome:
+    """Use the code only if it is still live; open the account only if that took exactly this one row."""
+    with database.atomic():
+        now = clock.now()
+        used = OneTimeCode.update(used_at=now).where(OneTimeCode.id == row.id, _still_live(kapu, now)).execute()
+        if used != 1:
+            # Lost a race (used, superseded, voided or expired meanwhile): read what happened to the code.
+            current = OneTimeCode.get_or_none(OneTimeCode.id == row.id)
+            return (_refusal_for(current, kapu) or Outcome.USED) if current else Outcome.INVALID
+        Account.update(
+            password_hash=password_hash,
+            status="active",
+            activated_at=fn.COALESCE(Account.activated_at, now),
+            # A new password ends every session opened with the old one, and any pending e-mail change.
+            session_version=Account.session_version + 1,
+            email_change_nonce=None,
+        ).where(Account.id == account.id).execute()
+        audit.record("activation", "success", account=account, client=client, detail=row.purpose)
+    return Outcome.ACTIVATED

@@ -22,13 +22,14 @@ def add_staff(kapu, *, username, role, password, office=None):
         raise StaffError("role must be clerk or admin")
     if role == "clerk" and office is None:
         raise StaffError("a clerk belongs to an office: give --office")
+    password_hash = kapu.hasher.hash(password)  # slow: before the transaction, never inside it
     try:
         with database.atomic():
             account = Account.create(
                 username=normalise_username(username),
                 display_username=unicodedata.normalize("NFKC", username).strip(),
                 full_name=username, email=None, role=role, status="active",
-                password_hash=kapu.hasher.hash(password), office=office, channel="staff",
+                password_hash=password_hash, office=office, channel="staff",
                 created_at=clock.now(), activated_at=clock.now(),
             )
             audit.record("staff_added", role, account=account, actor="cli", detail=office)

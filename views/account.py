@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from domain import audit, limits, profile
 from forms.account import EmailChangeForm, PasswordChangeForm
 from views.activation import check_one
+from views.auth import end_session
 from views.common import client_address, kapu, limited_per_client, login_required, too_many
 
 bp = Blueprint("account", __name__)
@@ -61,7 +62,8 @@ def change_email():
     refusal = _refuse_unless_current_password(form, "password", "email_form")
     if refusal:
         return refusal
-    profile.request_email_change(kapu(), g.account, form.email.data, client=client_address())
+    if not profile.request_email_change(kapu(), g.account, form.email.data, client=client_address()):
+        return _session_ended()
     return _done(email_sent_to=form.email.data)
 
 
@@ -75,9 +77,19 @@ def change_password():
     refusal = _refuse_unless_current_password(form, "current_password", "password_form")
     if refusal:
         return refusal
-    profile.change_password(kapu(), g.account, form.password.data, client=client_address())
-    session["version"] = g.account.session_version  # this session stays; every other one has ended
+    version = profile.change_password(kapu(), g.account, form.password.data, client=client_address())
+    if version is None:
+        return _session_ended()
+    session["version"] = version  # this session stays; every other one has ended
     return _done(password_changed=True)
+
+
+def _session_ended():
+    """The password changed in another session while this request was on its way: this session is over."""
+    end_session()
+    message = _("Your password was changed in another session meanwhile, so nothing was changed here. "
+                "Log in again.")
+    return render_template("error.html", status=409, message=message), 409
 
 
 @bp.post("/account/check/<field>")

@@ -69,10 +69,16 @@ def login():
     return redirect(url_for("desk.index" if account.is_staff else "account.show"), code=303)
 
 
-@bp.post("/logout")
-def logout():
+def end_session():
+    """Forget the login (the language choice stays)."""
     language = session.get("language")
     session.clear()
     if language:
         session["language"] = language
+    g.account = None
+
+
+@bp.post("/logout")
+def logout():
+    end_session()
     return redirect(url_for("pages.home"), code=303)
