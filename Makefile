@@ -31,7 +31,7 @@ db: $(BIN)/.installed
 	@$(FLASK) init-db
 
 run: setup
-	$(FLASK) serve
+	KAPU_DEV_MAILBOX=1 $(FLASK) serve --demo
 
 test: setup
 	$(BIN)/python -m pytest

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
 
 import operator_cli
+import serving
 from domain import accounts, delivery, notices, offices, staff
 from domain import help as articles
 from domain.delivery import SmtpSettings
@@ -94,28 +95,33 @@ def send_mail(once):
 
 
 @click.command("serve")
+@click.option("--demo", is_flag=True, help="on an empty database, add demo offices and a pending `demo` account")
 @click.option("--host", envvar="KAPU_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="KAPU_PORT", default=5000, type=click.IntRange(1, 65535), show_default=True)
-@click.option("--threads", default=8, show_default=True)
+@click.option("--threads", default=serving.THREADS_PER_WORKER, type=click.IntRange(1, 64), show_default=True,
+              help="threads per worker process (KAPU_WORKERS sets the processes)")
 @with_appcontext
-def serve(host, port, threads):
-    """Serve Kapu with waitress, delivering mail from the same process; seed a demo on an empty database."""
-    import waitress
-
+def serve(demo, host, port, threads):
+    """The production server: a process per core, mail delivery, graceful stop on SIGTERM; seeds only with --demo."""
     app = current_app._get_current_object()
     prepare_database()
-    demo_link = _seed_demo(app) if Account.select().count() == 0 else None
-    transport = SmtpSettings.from_config(app.config)
-    if transport is None:
-        click.echo("Warning: KAPU_SMTP_HOST is not set; mail is kept in the database and shown at "
-                   f"{app.config['KAPU_BASE_URL']}/dev/mailbox", err=True)
-    else:
-        delivery.DeliveryWorker(app, transport).start()
-    click.echo(f"Kapu is running at http://{host}:{port}/")
+    demo_link = _seed_demo(app) if demo and Account.select().count() == 0 else None
+    if app.config.get("KAPU_DEV_MAILBOX"):
+        click.echo("WARNING: KAPU_DEV_MAILBOX is on: /dev/mailbox shows every unsent message, live codes "
+                   "included. Never use it in production.", err=True)
+    if not app.config["KAPU_SMTP_HOST"]:
+        click.echo("Warning: KAPU_SMTP_HOST is not set; mail is kept in the database and not delivered.", err=True)
+    workers = app.config["KAPU_WORKERS"]
+    click.echo(f"Kapu is running at http://{_url_host(host)}:{port}/ ({workers} worker process"
+               f"{'es' if workers != 1 else ''} x {threads} threads)")
     if demo_link:
         click.echo(f"Demo activation link (username: demo): {demo_link}")
     sys.stdout.flush()
-    waitress.serve(app, host=host, port=port, threads=threads, ident="kapu")
+    serving.run(app, host, port, workers, threads)
+
+
+def _url_host(host):
+    return f"[{host}]" if ":" in host else host
 
 
 def _seed_demo(app):

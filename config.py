@@ -41,6 +41,14 @@ def _flag(env, name, default=False):
     raise ConfigError(f"{name} must be 0 or 1 (got {raw!r})")
 
 
+def _cores():
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _base_url(env):
     # Unset, links point where `make run` listens (KAPU_HOST/KAPU_PORT), http://127.0.0.1:5000 by default.
     host = env.get("KAPU_HOST", "").strip() or "127.0.0.1"
@@ -133,5 +141,7 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_CLIENT_WRONG_CODES_PER_HOUR": _integer(env, "KAPU_CLIENT_WRONG_CODES_PER_HOUR", 50, 1, 100000),
         "KAPU_CODES_PER_ACCOUNT_PER_HOUR": _integer(env, "KAPU_CODES_PER_ACCOUNT_PER_HOUR", 3, 1, 10000),
         "KAPU_CLIENT_MAILS_PER_HOUR": _integer(env, "KAPU_CLIENT_MAILS_PER_HOUR", 30, 1, 100000),
+        "KAPU_DEV_MAILBOX": _flag(env, "KAPU_DEV_MAILBOX"),
+        "KAPU_WORKERS": _integer(env, "KAPU_WORKERS", _cores(), 1, 256),
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
     }
