@@ -162,9 +162,17 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
     deliverer = {}
 
     def post_worker_init(worker):
-        if transport is not None:
-            deliverer["thread"] = Deliverer(app, transport)
-            deliverer["thread"].start()
+        if transport is None:
+            return
+        thread = deliverer["thread"] = Deliverer(app, transport)
+        thread.start()
+        worker_handler = signal.getsignal(signal.SIGTERM)
+
+        def on_term(signum, frame):  # no new message from now on; worker_exit waits for the current one
+            thread.stopping.set()
+            worker_handler(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_term)
 
     def worker_exit(server, worker):
         if "thread" in deliverer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
+import sys
 import threading
 import time
 
@@ -146,3 +147,19 @@ def test_serve_seeds_nothing_and_serve_demo_seeds_an_empty_database_once(served,
     assert again.terminate() == 0
     assert "Demo activation link" not in again.stdout
     assert _rows(tmp_path, "account") == 1
+
+
+def test_without_fork_serve_falls_back_to_waitress_and_still_stops_gracefully(tmp_path):
+    """Where os.fork is missing (Windows), one waitress process serves, delivers nothing twice and exits 0."""
+    command = [sys.executable, "-c", "import os, sys; del os.fork; from flask.cli import main; sys.argv[0] = 'flask'; "
+                                     "main()", "--app", "app"]
+    server = ServedKapu(tmp_path, _environment(tmp_path, KAPU_WORKERS="2"), command=command)
+    try:
+        server.wait_ready()
+        assert server.worker_pids() == []  # no forked workers
+        register(server.url, "ablak.aladar", "aladar@example.hu")
+        assert server.terminate() == 0
+        assert len([line for line in server.stderr.splitlines() if "SIGTERM" in line]) == 1, server.stderr
+        assert _rows(tmp_path, "outbox_message") == 1
+    finally:
+        server.kill()
