@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -106,6 +107,8 @@ def serve(demo, host, port, threads):
     app = current_app._get_current_object()
     prepare_database()
     demo_link = _seed_demo(app) if demo and Account.select().count() == 0 else None
+    if demo and not os.environ.get("KAPU_DEV_MAILBOX", "").strip():
+        app.config["KAPU_DEV_MAILBOX"] = True  # the demo shows its mail (KAPU_DEV_MAILBOX=0 keeps it off)
     if app.config.get("KAPU_DEV_MAILBOX"):
         click.echo("WARNING: KAPU_DEV_MAILBOX is on: /dev/mailbox shows every unsent message, live codes "
                    "included. Never use it in production.", err=True)

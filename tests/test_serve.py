@@ -134,6 +134,7 @@ def test_sigterm_during_a_delivery_finishes_that_message_and_records_it_sent(ser
 def test_serve_seeds_nothing_and_serve_demo_seeds_an_empty_database_once(served, tmp_path):
     plain = served(KAPU_WORKERS="1")
     assert plain.terminate() == 0
+    assert "KAPU_DEV_MAILBOX" not in plain.stderr
     assert (_rows(tmp_path, "account"), _rows(tmp_path, "office"), _rows(tmp_path, "outbox_message")) == (0, 0, 0)
     assert "Demo" not in plain.stdout
 
@@ -146,6 +147,7 @@ def test_serve_seeds_nothing_and_serve_demo_seeds_an_empty_database_once(served,
     again = served(args=("--demo",), KAPU_WORKERS="1")
     assert again.terminate() == 0
     assert "Demo activation link" not in again.stdout
+    assert "KAPU_DEV_MAILBOX is on" in again.stderr  # --demo turns the dev mailbox on unless told otherwise
     assert _rows(tmp_path, "account") == 1
 
 
