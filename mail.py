@@ -23,6 +23,7 @@ def compose(kind: str, language: str, **context) -> tuple[str, str, str]:
         if context.get("deadline") is not None:
             context["deadline_text"] = format_deadline(context["deadline"])
         subject = str(SUBJECTS[kind])
-        text = render_template(f"mail/{kind}.txt", **context)
-        html = render_template(f"mail/{kind}.html", **context)
+        # The subject is the heading of both bodies (and the HTML page's title), so they read alike.
+        text = render_template(f"mail/{kind}.txt", subject=subject, **context)
+        html = render_template(f"mail/{kind}.html", subject=subject, **context)
     return subject, text, html

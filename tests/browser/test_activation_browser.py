@@ -134,6 +134,8 @@ def test_tabbing_through_an_empty_confirmation_says_nothing(page, registered):
     # Leaving the password field also re-checks the confirmation (still empty): no message expected.
     with page.expect_response(re.compile(r"/activate/check/password_confirm$")):
         page.keyboard.press("Tab")
+    expect(page.locator("button[aria-controls=password]")).to_be_focused()  # the field's Show button
+    page.keyboard.press("Tab")
     expect(page.locator("#password_confirm")).to_be_focused()
     page.keyboard.press("Tab")  # through the confirmation without typing
     page.wait_for_timeout(1_000)  # longer than the confirmation's 700 ms pause
@@ -229,8 +231,12 @@ def test_activation_with_the_keyboard_only(page, registered):
     expect(page.locator("#password")).to_be_focused()
     page.keyboard.type(STRONG_PASSWORD)
     page.keyboard.press("Tab")
+    expect(page.locator("button[aria-controls=password]")).to_be_focused()  # each password has a Show button
+    page.keyboard.press("Tab")
     expect(page.locator("#password_confirm")).to_be_focused()
     page.keyboard.type(STRONG_PASSWORD)
+    page.keyboard.press("Tab")
+    expect(page.locator("button[aria-controls=password_confirm]")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.locator("#activation-form button[type=submit]")).to_be_focused()
     expect(page.locator("#password_confirm-error")).to_have_text("")
