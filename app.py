@@ -14,10 +14,13 @@ from flask_wtf.csrf import CSRFProtect
 
 import cli
 import config as kapu_config
+import logs
 import mail
+import metrics
 import migrations
 import models
 import views
+import views.common
 from domain import help as articles
 from domain.context import Kapu
 
@@ -55,6 +58,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("KAPU_")})
 
     _init_database(app)
+    logs.init_app(app, views.common.client_address)
+    metrics.init_app(app)
     app.before_request(_refuse_nameless_parts)  # before CSRFProtect, which cannot read them
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)

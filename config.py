@@ -105,6 +105,20 @@ def _secret_key_fallbacks(env):
     return keys
 
 
+def _metrics_token(env):
+    raw = (env.get("KAPU_METRICS_TOKEN") or "").strip()
+    if raw and len(raw) < 16:
+        raise ConfigError("KAPU_METRICS_TOKEN must be at least 16 characters long")
+    return raw or None
+
+
+def _log_format(env):
+    raw = (env.get("KAPU_LOG_FORMAT") or "").strip().lower() or "plain"
+    if raw not in ("plain", "json"):
+        raise ConfigError(f"KAPU_LOG_FORMAT must be plain or json (got {raw!r})")
+    return raw
+
+
 def _mail_from(env):
     raw = env.get("KAPU_MAIL_FROM", "").strip() or "Kapu <no-reply@localhost>"
     if "@" not in raw or any(ord(ch) < 32 for ch in raw):
@@ -124,6 +138,9 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_DATABASE_URL": _database_url(env, instance_path),
         "SECRET_KEY": _secret_key(env, instance_path),
         "SECRET_KEY_FALLBACKS": _secret_key_fallbacks(env),
+        # Where the generated key lives (backup takes it along); None when KAPU_SECRET_KEY is set.
+        "KAPU_SECRET_KEY_FILE": None if (env.get("KAPU_SECRET_KEY") or "").strip()
+        else str(Path(instance_path) / "secret_key"),
         "KAPU_BASE_URL": base_url,
         "KAPU_CODE_TTL": _integer(env, "KAPU_CODE_TTL", 259200, 1, 366 * 86400),
         "KAPU_CODE_MAX_ATTEMPTS": _integer(env, "KAPU_CODE_MAX_ATTEMPTS", 5, 1, 1000),
@@ -143,5 +160,13 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_CLIENT_MAILS_PER_HOUR": _integer(env, "KAPU_CLIENT_MAILS_PER_HOUR", 30, 1, 100000),
         "KAPU_DEV_MAILBOX": _flag(env, "KAPU_DEV_MAILBOX"),
         "KAPU_WORKERS": _integer(env, "KAPU_WORKERS", _cores(), 1, 256),
+        "KAPU_RETAIN_AUDIT_DAYS": _integer(env, "KAPU_RETAIN_AUDIT_DAYS", 365, 1, 36500),
+        "KAPU_RETAIN_MAIL_DAYS": _integer(env, "KAPU_RETAIN_MAIL_DAYS", 30, 1, 36500),
+        "KAPU_RETAIN_CODE_DAYS": _integer(env, "KAPU_RETAIN_CODE_DAYS", 30, 1, 36500),
+        "KAPU_RETAIN_PENDING_DAYS": _integer(env, "KAPU_RETAIN_PENDING_DAYS", 90, 1, 36500),
+        "KAPU_READY_MAX_BACKLOG": _integer(env, "KAPU_READY_MAX_BACKLOG", 1000, 1),
+        "KAPU_READY_MAX_MAIL_AGE": _integer(env, "KAPU_READY_MAX_MAIL_AGE", 900, 1),
+        "KAPU_METRICS_TOKEN": _metrics_token(env),
+        "KAPU_LOG_FORMAT": _log_format(env),
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
     }

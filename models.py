@@ -217,7 +217,17 @@ class SchemaVersion(BaseModel):
     applied_at = DateTimeField(constraints=[SQL("DEFAULT CURRENT_TIMESTAMP")])
 
 
-ALL_MODELS = [Office, Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, Notice, Article, SchemaVersion]
+class OpsState(BaseModel):
+    """A moment the whole deployment shares: `delivery` (heartbeat of the mail loop), `purge` (last run)."""
+
+    name = CharField(max_length=32, primary_key=True)
+    at = DateTimeField()
+
+    class Meta:
+        table_name = "ops_state"
+
+
+ALL_MODELS = [Office, Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, Notice, Article, SchemaVersion, OpsState]
 
 
 def prepare_schema() -> bool:

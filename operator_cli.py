@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 import migrations
+import operations
 from domain import help as articles
-from domain import offices
+from domain import offices, retention
+from models import schema_problem
 
 
 class CommandError(click.ClickException):
@@ -19,7 +19,7 @@ class CommandError(click.ClickException):
 
 
 def register(app):
-    for command in (init_db, migrate, backup):
+    for command in (init_db, migrate, backup, restore, purge):
         app.cli.add_command(command)
 
 
@@ -62,13 +62,61 @@ def init_db(demo):
     click.echo("Database ready." + (" Demo offices: " + ", ".join(o[0] for o in offices.DEMO_OFFICES) if demo else ""))
 
 
+def _sqlite_path():
+    url = current_app.config["KAPU_DATABASE_URL"]
+    if not url.startswith("sqlite:///"):
+        raise CommandError("backup and restore handle SQLite; for PostgreSQL use pg_dump and pg_restore "
+                           "(and keep KAPU_SECRET_KEY with the dump)")
+    return url[len("sqlite:///"):]
+
+
 @click.command("backup")
-@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+@click.argument("target", type=click.Path(dir_okay=False))
 @with_appcontext
 def backup(target):
-    """Copy the SQLite database with its online backup API (safe while the server runs)."""
-    if not current_app.config["KAPU_DATABASE_URL"].startswith("sqlite:///"):
-        raise CommandError("backup copies SQLite databases; use the database server's own tools")
-    with sqlite3.connect(target) as copy:
-        _database().connection().backup(copy)
-    click.echo(f"Backed up to {target}.")
+    """Write an online, consistent copy of the database and its secret key to TARGET (one tar file, mode 0600)."""
+    _sqlite_path()
+    key_file = current_app.config.get("KAPU_SECRET_KEY_FILE")
+    try:
+        with_key = operations.backup(_database().connection(), key_file, target)
+    except operations.OperationError as error:
+        raise CommandError(str(error)) from None
+    if with_key:
+        click.echo(f"Backed up the database and its secret key to {target} (mode 0600).")
+    else:
+        click.echo(f"Backed up the database to {target} (mode 0600). KAPU_SECRET_KEY is set in the environment "
+                   "and is not in the backup: keep it (and KAPU_SECRET_KEY_FALLBACKS) with this file, or pending "
+                   "mail, live codes and links cannot be used after a restore.")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="replace a database that already holds accounts or mail")
+@with_appcontext
+def restore(source, force):
+    """Put a backup made by `backup` back (stop the server first); refuses to overwrite data without --force."""
+    path = _sqlite_path()
+    _database().close()
+    try:
+        with_key = operations.restore(path, current_app.config.get("KAPU_SECRET_KEY_FILE"), source, force=force)
+    except operations.OperationError as error:
+        raise CommandError(str(error)) from None
+    what = "the database and its secret key" if with_key else "the database"
+    click.echo(f"Restored {what} from {source}. Start the server again"
+               + ("; run `migrate` first (the backup's schema is older)." if _older() else "."))
+
+
+def _older():
+    _database().connect(reuse_if_open=True)
+    return schema_problem() is not None
+
+
+@click.command("purge")
+@with_appcontext
+def purge():
+    """Delete what the retention settings say is no longer needed (the server also does it daily)."""
+    problem = schema_problem()
+    if problem:
+        raise CommandError(problem)
+    counts = retention.purge(retention.Retention.from_config(current_app.config))
+    click.echo("Deleted " + ", ".join(f"{n} {what}" for what, n in counts.items()) + ".")

@@ -7,8 +7,18 @@ from datetime import datetime, time, timedelta
 from domain import clock
 from models import AuditEvent
 
+_listeners = []
+
+
+def listen(listener):
+    """Call *listener(kind, outcome)* for every event recorded (metrics count activations and failed logins)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
 
 def record(kind, outcome, *, account=None, username=None, client=None, actor=None, detail=None):
+    for listener in _listeners:
+        listener(kind, outcome)
     return AuditEvent.create(
         at=clock.now(),
         kind=kind,

@@ -11,7 +11,7 @@ from email.utils import formatdate
 
 from cryptography.fernet import InvalidToken
 
-from domain import outbox
+from domain import outbox, upkeep
 
 log = logging.getLogger("kapu.delivery")
 
@@ -103,6 +103,7 @@ class DeliveryWorker(threading.Thread):
             try:
                 with self.app.app_context():
                     deliver_due(kapu, self.transport)
+                    upkeep.tick(self.app)  # heartbeat and the daily purge, once per deployment
             except Exception:  # keep delivering whatever one round hit; the log says what
                 log.exception("delivery round failed")
             self.stopping.wait(self.interval)

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlencode
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -18,6 +18,7 @@ from views import (
     devmail,
     help,
     notices,
+    ops,
     pages,
     recovery,
     registration,
@@ -34,7 +35,7 @@ ERROR_TEXT = {
 
 def register(app):
     for module in (pages, activation, registration, recovery, auth, account, desk, desk_admin, notices, help,
-                   devmail):
+                   devmail, ops):
         app.register_blueprint(module.bp)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -72,4 +73,4 @@ def _http_error(error):
 
 def _server_error(error):
     message = _("Something went wrong on our side. Nothing was changed; please try again later.")
-    return render_template("error.html", status=500, message=message), 500
+    return render_template("error.html", status=500, message=message, request_id=g.get("request_id")), 500

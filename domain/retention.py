@@ -1,0 +1,78 @@
+"""Storage limitation: what Kapu no longer needs is deleted, by settings, daily and on `purge`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain import audit, clock
+from models import Account, AuditEvent, Hit, OneTimeCode, OpsState, OutboxMessage, database
+
+DAY = timedelta(days=1)
+# Longer than any rate-limit window (the longest, the login window, is at most a day).
+HIT_RETENTION = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Retention:
+    audit_days: int = 365
+    mail_days: int = 30
+    code_days: int = 30
+    pending_days: int = 90
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(
+            audit_days=config["KAPU_RETAIN_AUDIT_DAYS"],
+            mail_days=config["KAPU_RETAIN_MAIL_DAYS"],
+            code_days=config["KAPU_RETAIN_CODE_DAYS"],
+            pending_days=config["KAPU_RETAIN_PENDING_DAYS"],
+        )
+
+
+def purge(retention: Retention) -> dict[str, int]:
+    """Delete what the settings say is no longer needed; return how many rows of each kind went."""
+    now = clock.now()
+    counts = {
+        "audit events": _delete(AuditEvent.delete().where(AuditEvent.at < now - timedelta(days=retention.audit_days))),
+        "sent mail": _delete(OutboxMessage.delete().where(
+            OutboxMessage.status.in_(("sent", "failed")),
+            OutboxMessage.created_at < now - timedelta(days=retention.mail_days))),
+        "used or expired codes": _delete(OneTimeCode.delete().where(
+            _spent_before(now - timedelta(days=retention.code_days)))),
+        "never-activated accounts": _delete(Account.delete().where(
+            Account.id.in_(_abandoned(now, retention.pending_days)))),
+        "rate-limit hits": _delete(Hit.delete().where(Hit.at < now - HIT_RETENTION)),
+    }
+    if any(counts.values()):
+        audit.record("purge", "done", actor="retention",
+                     detail=", ".join(f"{n} {what}" for what, n in counts.items() if n)[:255])
+    return counts
+
+
+def _spent_before(moment):
+    """Codes that stopped working (used, voided or expired) before *moment*."""
+    return ((OneTimeCode.used_at < moment) | (OneTimeCode.voided_at < moment)
+            | (OneTimeCode.expires_at < moment))
+
+
+def _abandoned(now, pending_days):
+    """Citizens still pending *pending_days* after registering, with no code that still works."""
+    live = OneTimeCode.select(OneTimeCode.account).where(
+        OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null(), OneTimeCode.expires_at > now)
+    return Account.select(Account.id).where(
+        Account.status == "pending", Account.role == "citizen",
+        Account.created_at < now - timedelta(days=pending_days), Account.id.not_in(live))
+
+
+def _delete(query) -> int:
+    with database.atomic():
+        return query.execute()
+
+
+def purge_if_due(retention: Retention) -> dict[str, int] | None:
+    """Run `purge` when the last run (by any worker or server of the deployment) is a day old."""
+    now = clock.now()
+    with database.atomic():
+        claimed = OpsState.update(at=now).where(OpsState.name == "purge", OpsState.at <= now - DAY).execute()
+    return purge(retention) if claimed == 1 else None

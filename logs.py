@@ -1,0 +1,87 @@
+"""Logging set up once: plain lines for a terminal, JSON with KAPU_LOG_FORMAT=json; one access line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+import time
+from datetime import UTC, datetime
+
+from flask import g, request
+
+access_log = logging.getLogger("kapu.access")
+error_log = logging.getLogger("kapu.error")
+# Fields an access or error line carries besides its message (never a path, query string or token).
+FIELDS = ("request_id", "method", "route", "status", "duration_ms", "client")
+_configured = False
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(log_format: str, stream=None):
+    """One handler for Kapu's loggers, to stderr (only the first call in a process counts)."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    kapu = logging.getLogger("kapu")
+    kapu.handlers[:] = [handler]
+    kapu.setLevel(logging.INFO)
+
+
+def init_app(app, client_address):
+    """Request ids, the access line, and tracebacks logged with the id the error page shows."""
+    configure(app.config["KAPU_LOG_FORMAT"])
+
+    @app.before_request
+    def _start():
+        g.request_id = secrets.token_hex(8)
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _access(response):
+        fields = request_fields(client_address)
+        fields.update(status=response.status_code, duration_ms=round(elapsed_ms(), 2))
+        access_log.info("%(method)s %(route)s %(status)s %(duration_ms)sms client=%(client)s id=%(request_id)s",
+                        fields, extra=fields)
+        return response
+
+    def log_exception(exc_info):
+        fields = request_fields(client_address)
+        error_log.error("unhandled error in %(method)s %(route)s id=%(request_id)s", fields, exc_info=exc_info,
+                        extra=fields)
+
+    app.log_exception = log_exception  # Flask's own would log the raw path (tokens) and no id
+
+
+def route() -> str:
+    """The URL rule (`/activate/<token>`), never the path a visitor sent."""
+    return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+
+
+def elapsed_ms() -> float:
+    return (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
+
+
+def request_fields(client_address) -> dict:
+    return {"request_id": g.get("request_id", "-"), "method": request.method, "route": route(),
+            "client": client_address()}

@@ -1,0 +1,192 @@
+"""/healthz, /readyz, /metrics and the logs: what monitoring and an operator see, and what they never see."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+
+import logs
+from app import create_app
+from domain import clock, upkeep
+from models import OutboxMessage, database
+from tests.conftest import csrf_token
+
+SMTP_HOST = "smtp.internal.example"
+
+
+@pytest.fixture
+def smtp_app(app_config):
+    app = create_app({**app_config, "KAPU_SMTP_HOST": SMTP_HOST, "KAPU_SMTP_PORT": "2525"})
+    yield app
+    app.extensions["kapu_database"].close()
+
+
+def test_healthz_is_a_small_json_200(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_readyz_without_smtp_checks_database_and_schema(client, app):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ready", "checks": {"database": "ok", "schema": "ok"}}
+    with app.app_context():
+        database.execute_sql("INSERT INTO schema_version (version) VALUES (99)")
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.get_json()["checks"]["schema"] == "mismatch"
+
+
+def test_readyz_with_smtp_needs_a_live_delivery_loop_and_a_short_queue(smtp_app, registered_in, frozen_clock):
+    client = smtp_app.test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.get_json()["checks"]["mail_delivery"] == "stalled"
+    with smtp_app.app_context():
+        upkeep.beat()
+    assert client.get("/readyz").status_code == 200
+    registered_in(smtp_app)
+    frozen_clock.advance(minutes=20)  # the mail has waited 20 minutes (and the loop stopped beating)
+    body = client.get("/readyz").get_json()
+    assert body["checks"]["mail_age"] == "too_old" and body["checks"]["mail_delivery"] == "stalled"
+    with smtp_app.app_context():
+        upkeep.beat()
+        OutboxMessage.update(status="sent").execute()
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert SMTP_HOST not in response.get_data(as_text=True) and "2525" not in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def registered_in():
+    from domain import accounts
+
+    def register(app):
+        with app.test_request_context():
+            accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
+                              email="janos@example.hu", language="en", channel="online")
+
+    return register
+
+
+def sample(text, name, **labels):
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
+            return float(match.group(2))
+    return 0.0
+
+
+def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(client, registered):
+    before = client.get("/metrics").get_data(as_text=True)
+    client.get("/activate")
+    client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kovacs.janos",
+                                "password": "wrong password entirely"})
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert sample(text, "kapu_http_requests_total", route="/activate", status="200") == \
+        sample(before, "kapu_http_requests_total", route="/activate", status="200") + 1
+    assert sample(text, "kapu_login_failures_total") == sample(before, "kapu_login_failures_total") + 1
+    assert sample(text, "kapu_http_request_duration_seconds_count", route="/activate") >= 1
+    assert sample(text, "kapu_outbox_pending") == 1
+    assert sample(text, "kapu_outbox_oldest_pending_seconds") >= 0
+    assert "kapu_outbox_failed 0.0" in text
+
+
+@pytest.mark.parametrize("how", [{"environ_base": {"REMOTE_ADDR": "203.0.113.9"}},
+                                 {"headers": {"X-Forwarded-For": "203.0.113.9"}}])
+def test_metrics_are_hidden_from_anyone_else(client, how):
+    assert client.get("/metrics", **how).status_code == 404
+
+
+def test_metrics_with_a_token_need_it_even_from_loopback(app_config):
+    app = create_app({**app_config, "KAPU_METRICS_TOKEN": "scrape-token-0123456789"})
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 404
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"},
+                      headers={"Authorization": "Bearer scrape-token-0123456789"}).status_code == 200
+    app.extensions["kapu_database"].close()
+
+
+def test_one_access_line_per_request_with_the_route_never_the_token_or_query(client, caplog):
+    with caplog.at_level(logging.INFO, logger="kapu.access"):
+        client.get("/activate/SECRETTOKEN123?code=ABCDE-FGHJK")
+        client.get("/no-such-page?token=xyz")
+    lines = [r for r in caplog.records if r.name == "kapu.access"]
+    assert len(lines) == 2
+    first, second = (r.getMessage() for r in lines)
+    assert first.startswith("GET /activate/<token> ") and " client=127.0.0.1 " in first
+    assert second.startswith("GET <unmatched> 404 ")
+    for text in (first, second):
+        assert "SECRETTOKEN" not in text and "ABCDE" not in text and "xyz" not in text
+    assert lines[0].status in (200, 302, 303, 400, 404) and lines[0].duration_ms >= 0
+
+
+def test_json_lines_carry_the_fields(client, caplog):
+    with caplog.at_level(logging.INFO, logger="kapu.access"):
+        client.get("/healthz")
+    record = next(r for r in caplog.records if r.name == "kapu.access")
+    entry = json.loads(logs.JsonFormatter().format(record))
+    assert entry["route"] == "/healthz" and entry["status"] == 200 and entry["method"] == "GET"
+    assert entry["level"] == "INFO" and re.fullmatch(r"[0-9a-f]{16}", entry["request_id"])
+
+
+def test_an_unhandled_error_is_logged_with_the_id_the_page_shows(app, caplog):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/boom/<secret>")
+    def boom(secret):
+        raise RuntimeError("kaboom")
+
+    with caplog.at_level(logging.ERROR, logger="kapu.error"):
+        response = app.test_client().get("/boom/tok3n")
+    assert response.status_code == 500
+    shown = re.search(r"reference: ([0-9a-f]{16})", response.get_data(as_text=True)).group(1)
+    (record,) = [r for r in caplog.records if r.name == "kapu.error"]
+    assert record.request_id == shown and record.exc_info[0] is RuntimeError
+    assert "tok3n" not in record.getMessage() and "/boom/<secret>" in record.getMessage()
+
+
+def test_log_format_is_validated():
+    import config
+
+    with pytest.raises(config.ConfigError, match="KAPU_LOG_FORMAT"):
+        config.load({"KAPU_SECRET_KEY": "x" * 20, "KAPU_LOG_FORMAT": "xml"}, "/tmp/kapu-unused")
+    assert clock.now()
+
+
+MULTIPROCESS_SCRIPT = """
+import os, sys
+import metrics
+metrics.prepare_multiprocess(sys.argv[1])
+from app import create_app
+app = create_app({"KAPU_DATABASE_URL": "sqlite:///" + sys.argv[2], "KAPU_SECRET_KEY": "x" * 32,
+                  "KAPU_SMTP_HOST": ""})
+app.extensions["kapu_database"].close()
+children = []
+for _ in range(2):  # two forked workers answer one request each, like gunicorn's
+    pid = os.fork()
+    if pid == 0:
+        app.test_client().get("/healthz")
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+    metrics.process_exited(pid)
+print(app.test_client().get("/metrics").get_data(as_text=True))
+"""
+
+
+def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT, str(tmp_path / "prom"), str(tmp_path / "k.db")],
+                            cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert sample(result.stdout, "kapu_http_requests_total", route="/healthz", status="200") == 2

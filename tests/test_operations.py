@@ -1,0 +1,165 @@
+"""Backup and restore (with the key, 0600), retention purge on a moved clock, the daily run."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from domain import accounts, clock, retention, upkeep
+from models import Account, AuditEvent, Hit, OneTimeCode, OutboxMessage
+from tests.conftest import STRONG_PASSWORD, Mailbox, csrf_token
+
+
+@pytest.fixture
+def data_dir_app(app_config, monkeypatch):
+    """Apps whose data folder (the generated secret key, the SQLite file) is a folder of the test's choosing."""
+    made = []
+
+    def build(folder):
+        folder.mkdir(exist_ok=True)
+        monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(folder))
+        config = {k: v for k, v in app_config.items() if k != "KAPU_SECRET_KEY"}
+        app = create_app({**config, "KAPU_SECRET_KEY": "", "KAPU_DATABASE_URL": f"sqlite:///{folder / 'kapu.db'}"})
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.extensions["kapu_database"].close()
+
+
+def register(app, username="kovacs.janos", email="janos@example.hu"):
+    with app.test_request_context():
+        accounts.register(app.extensions["kapu"], username=username, full_name="Kovács János", email=email,
+                          language="en", channel="office", office=None)
+
+
+def test_backup_is_private_from_creation_and_holds_the_database_and_key(data_dir_app, tmp_path):
+    app = data_dir_app(tmp_path / "data")
+    register(app)
+    target = tmp_path / "kapu-backup.tar"
+    old_umask = os.umask(0)  # even a permissive umask must not open a window
+    try:
+        result = app.test_cli_runner().invoke(args=["backup", str(target)])
+    finally:
+        os.umask(old_umask)
+    assert result.exit_code == 0, result.output
+    assert "database and its secret key" in result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    with tarfile.open(target) as archive:
+        assert sorted(archive.getnames()) == ["kapu.db", "secret_key"]
+        assert archive.extractfile("secret_key").read() == (tmp_path / "data" / "secret_key").read_bytes()
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".kapu-")] == []
+    again = app.test_cli_runner().invoke(args=["backup", str(target)])
+    assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_restore_into_a_fresh_data_folder_then_the_mailed_code_activates(data_dir_app, tmp_path):
+    old = data_dir_app(tmp_path / "old")
+    register(old)
+    code = Mailbox(old).last_code()
+    target = tmp_path / "kapu-backup.tar"
+    assert old.test_cli_runner().invoke(args=["backup", str(target)]).exit_code == 0
+
+    fresh = data_dir_app(tmp_path / "new")  # a new machine: its own freshly generated key, an empty database
+    assert (tmp_path / "new" / "secret_key").read_bytes() != (tmp_path / "old" / "secret_key").read_bytes()
+    result = fresh.test_cli_runner().invoke(args=["restore", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "secret_key").read_bytes() == (tmp_path / "old" / "secret_key").read_bytes()
+    assert stat.S_IMODE((tmp_path / "new" / "secret_key").stat().st_mode) == 0o600
+
+    restored = data_dir_app(tmp_path / "new")  # the server started again
+    client = restored.test_client()
+    client.post("/activate", data={"csrf_token": csrf_token(client), "username": "kovacs.janos", "code": code,
+                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
+    with restored.app_context():
+        assert Account.get(Account.username == "kovacs.janos").status == "active"
+
+    refused = restored.test_cli_runner().invoke(args=["restore", str(target)])
+    assert refused.exit_code != 0 and "--force" in refused.output
+    assert restored.test_cli_runner().invoke(args=["restore", "--force", str(target)]).exit_code == 0
+
+
+def test_restore_refuses_what_is_not_a_backup(runner, tmp_path):
+    junk = tmp_path / "junk.tar"
+    junk.write_text("not a tar file")
+    result = runner.invoke(args=["restore", str(junk)])
+    assert result.exit_code != 0 and "not a Kapu backup" in result.output
+
+
+def test_backup_says_to_keep_the_key_from_the_environment(runner, tmp_path):
+    result = runner.invoke(args=["backup", str(tmp_path / "b.tar")])
+    assert result.exit_code == 0
+    assert "KAPU_SECRET_KEY is set in the environment" in result.output
+
+
+def old_and_new_rows(app, kapu, frozen_clock):
+    """Rows made 400 days ago (expired, used, abandoned) and rows made today."""
+    with app.test_request_context():
+        accounts.register(kapu, username="abandoned", full_name="Régi Polgár", email="old@example.hu",
+                          language="en", channel="online")
+        activated = accounts.register(kapu, username="activated", full_name="Aktív Polgár",
+                                      email="active@example.hu", language="en", channel="online").account
+        Account.update(status="active").where(Account.id == activated.id).execute()
+        OneTimeCode.update(used_at=clock.now()).where(OneTimeCode.account == activated).execute()
+        OutboxMessage.update(status="sent", sent_at=clock.now()).execute()
+        Hit.create(key="login:x", at=clock.now())
+    frozen_clock.advance(days=400)
+    with app.test_request_context():
+        accounts.register(kapu, username="recent", full_name="Új Polgár", email="new@example.hu",
+                          language="en", channel="online")
+
+
+def test_purge_deletes_by_the_retention_settings(app, kapu, runner, frozen_clock):
+    old_and_new_rows(app, kapu, frozen_clock)
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0, result.output
+    assert "2 used or expired codes" in result.output and "1 never-activated accounts" in result.output
+    with app.app_context():
+        assert sorted(a.username for a in Account.select()) == ["activated", "recent"]
+        assert [c.account.username for c in OneTimeCode.select()] == ["recent"]
+        assert [m.recipient for m in OutboxMessage.select()] == ["new@example.hu"]  # pending mail is kept
+        assert Hit.select().count() == 0
+        assert {e.kind for e in AuditEvent.select()} <= {"registration", "code_issued", "purge"}
+        assert AuditEvent.select().where(AuditEvent.at < clock.now() - timedelta(days=365)).count() == 0
+    assert "Deleted 0 audit events, 0 sent mail, 0 used or expired codes, 0 never-activated accounts" in \
+        runner.invoke(args=["purge"]).output
+
+
+def test_a_short_setting_keeps_less(app_config, frozen_clock):
+    app = create_app({**app_config, "KAPU_RETAIN_AUDIT_DAYS": "1", "KAPU_RETAIN_PENDING_DAYS": "400"})
+    kapu = app.extensions["kapu"]
+    register(app)
+    frozen_clock.advance(days=30)
+    with app.app_context():
+        counts = retention.purge(retention.Retention.from_config(app.config))
+        assert counts["never-activated accounts"] == 0 and counts["audit events"] == 2
+        assert Account.select().count() == 1
+    assert kapu
+    app.extensions["kapu_database"].close()
+
+
+def test_the_delivery_loop_purges_once_a_day_for_the_whole_deployment(app, app_config, kapu, frozen_clock):
+    old_and_new_rows(app, kapu, frozen_clock)
+    with app.app_context():
+        upkeep.tick(app)
+        assert Account.select().count() == 2
+    other_server = create_app(app_config)  # another server (or worker) on the same database
+    with other_server.app_context():
+        assert retention.purge_if_due(retention.Retention.from_config(other_server.config)) is None
+    other_server.extensions["kapu_database"].close()
+    with app.app_context():
+        register(app, "later", "later@example.hu")
+        app.extensions["kapu_upkeep"]["last"] = float("-inf")  # as if ten seconds went by
+        upkeep.tick(app)  # the purge ran today already: nothing more goes
+        frozen_clock.advance(days=91)
+        app.extensions["kapu_upkeep"]["last"] = float("-inf")
+        upkeep.tick(app)
+        assert "later" not in [a.username for a in Account.select()]
+        assert upkeep.last_beat() >= clock.now() - timedelta(seconds=1)
