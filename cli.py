@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 import operator_cli
 import serving
-from domain import accounts, delivery, notices, offices, staff
+from domain import accounts, delivery, notices, offices, staff, upkeep
 from domain import help as articles
 from domain.delivery import SmtpSettings
 from forms.registration import RegistrationForm
@@ -90,6 +90,7 @@ def send_mail(once):
     kapu = current_app.extensions["kapu"]
     if once:
         click.echo(f"Sent {delivery.deliver_due(kapu, transport, limit=10_000)} message(s).")
+        upkeep.tick(current_app._get_current_object())  # a cron-driven deployment beats and purges too
         return
     worker = delivery.DeliveryWorker(current_app._get_current_object(), transport)
     worker.run()

@@ -32,13 +32,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(log_format: str, stream=None):
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged (it may be replaced after start-up)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def configure(log_format: str):
     """One handler for Kapu's loggers, to stderr (only the first call in a process counts)."""
     global _configured
     if _configured:
         return
     _configured = True
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _StderrHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

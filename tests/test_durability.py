@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import textwrap
 import time
 from pathlib import Path
@@ -69,8 +70,10 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
 
 
 def test_online_backup_while_the_database_is_open(runner, app, registered, tmp_path):
-    target = tmp_path / "backup.db"
+    target = tmp_path / "backup.tar"
     result = runner.invoke(args=["backup", str(target)])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(target) as copy:
+    with tarfile.open(target) as archive:
+        (tmp_path / "copy.db").write_bytes(archive.extractfile("kapu.db").read())
+    with sqlite3.connect(tmp_path / "copy.db") as copy:
         assert copy.execute("SELECT username FROM account").fetchall() == [("kovacs.janos",)]

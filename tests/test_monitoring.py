@@ -190,3 +190,21 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert sample(result.stdout, "kapu_http_requests_total", route="/healthz", status="200") == 2
+
+
+def test_json_format_end_to_end(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from app import create_app; app = create_app(); app.test_client().get('/activate/tok?x=1'); "
+            "app.extensions['kapu_database'].close()")
+    env = {**os.environ, "KAPU_LOG_FORMAT": "json", "KAPU_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+           "KAPU_SECRET_KEY": "y" * 32, "KAPU_SMTP_HOST": ""}
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
+                            capture_output=True, text=True, timeout=60)
+    entries = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    access = [e for e in entries if e["logger"] == "kapu.access"]
+    assert len(access) == 1 and access[0]["route"] == "/activate/<token>", result.stderr
+    assert "tok" not in json.dumps(access[0]).replace("<token>", "")
