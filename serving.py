@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 
-from domain import delivery
+import metrics
+from domain import delivery, upkeep
 
 THREADS_PER_WORKER = 4  # argon2 releases the GIL: a worker hashes for one visitor while it answers others
 GRACEFUL_SECONDS = 30  # requests in flight and the message being sent get this long after SIGTERM
@@ -31,7 +34,13 @@ def run(app, host: str, port: int, workers: int, threads: int = THREADS_PER_WORK
     _release_connection(app)  # the workers are forked from this process: they open their own
     transport = delivery.SmtpSettings.from_config(app.config)
     if hasattr(os, "fork"):
-        _serve_gunicorn(app, host, port, workers, threads, transport)
+        # Every worker's counters in shared files, so any worker's /metrics tells the whole server's.
+        metrics_folder = tempfile.mkdtemp(prefix="kapu-metrics-")
+        metrics.prepare_multiprocess(metrics_folder)
+        try:
+            _serve_gunicorn(app, host, port, workers, threads, transport)
+        finally:
+            shutil.rmtree(metrics_folder, ignore_errors=True)
     else:
         _serve_waitress(app, host, port, threads, transport)
 
@@ -136,6 +145,7 @@ class Deliverer(threading.Thread):
                         with self.app.app_context():
                             while not self.stopping.is_set() and delivery.deliver_due(kapu, self.transport, limit=1):
                                 pass
+                            upkeep.tick(self.app)  # heartbeat for /readyz, the daily purge
                 except Exception:  # one bad round must not end delivery; the log says what happened
                     log.exception("mail delivery round failed")
                 self.stopping.wait(self.interval if self.lease.held else LEASE_RETRY_SECONDS)
@@ -208,6 +218,7 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
                 "control_socket_disable": True,
                 "post_worker_init": post_worker_init,
                 "worker_exit": worker_exit,
+                "child_exit": lambda server, worker: metrics.process_exited(worker.pid),
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
