@@ -147,7 +147,7 @@ class AuditEvent(BaseModel):
     detail = CharField(max_length=255, null=True)
 
     class Meta:
-        indexes = ((("kind", "at"), False),)
+        indexes = ((("kind", "at"), False), (("at",), False))
 
 
 class Hit(BaseModel):

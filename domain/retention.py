@@ -11,6 +11,7 @@ from models import Account, AuditEvent, Hit, OneTimeCode, OpsState, OutboxMessag
 DAY = timedelta(days=1)
 # Longer than any rate-limit window (the longest, the login window, is at most a day).
 HIT_RETENTION = timedelta(days=2)
+BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,12 @@ def purge(retention: Retention) -> dict[str, int]:
     """Delete what the settings say is no longer needed; return how many rows of each kind went."""
     now = clock.now()
     counts = {
-        "audit events": _delete(AuditEvent.delete().where(AuditEvent.at < now - timedelta(days=retention.audit_days))),
-        "sent mail": _delete(OutboxMessage.delete().where(
-            OutboxMessage.status.in_(("sent", "failed")),
-            OutboxMessage.created_at < now - timedelta(days=retention.mail_days))),
-        "used or expired codes": _delete(OneTimeCode.delete().where(
-            _spent_before(now - timedelta(days=retention.code_days)))),
-        "never-activated accounts": _delete(Account.delete().where(
-            Account.id.in_(_abandoned(now, retention.pending_days)))),
-        "rate-limit hits": _delete(Hit.delete().where(Hit.at < now - HIT_RETENTION)),
+        "audit events": _delete(AuditEvent, AuditEvent.at < now - timedelta(days=retention.audit_days)),
+        "sent mail": _delete(OutboxMessage, OutboxMessage.status.in_(("sent", "failed"))
+                             & (OutboxMessage.created_at < now - timedelta(days=retention.mail_days))),
+        "used or expired codes": _delete(OneTimeCode, _spent_before(now - timedelta(days=retention.code_days))),
+        "never-activated accounts": _delete(Account, Account.id.in_(_abandoned(now, retention.pending_days))),
+        "rate-limit hits": _delete(Hit, Hit.at < now - HIT_RETENTION),
     }
     if any(counts.values()):
         audit.record("purge", "done", actor="retention",
@@ -65,9 +63,16 @@ def _abandoned(now, pending_days):
         Account.created_at < now - timedelta(days=pending_days), Account.id.not_in(live))
 
 
-def _delete(query) -> int:
-    with database.atomic():
-        return query.execute()
+def _delete(model, condition) -> int:
+    """Delete in short transactions of BATCH rows, so a large first purge never holds the write lock long."""
+    deleted = 0
+    while True:
+        with database.atomic():
+            batch = [row.id for row in model.select(model.id).where(condition).limit(BATCH)]
+            if batch:
+                deleted += model.delete().where(model.id.in_(batch)).execute()
+        if len(batch) < BATCH:
+            return deleted
 
 
 def purge_if_due(retention: Retention) -> dict[str, int] | None:

@@ -208,3 +208,23 @@ def test_json_format_end_to_end(tmp_path):
     access = [e for e in entries if e["logger"] == "kapu.access"]
     assert len(access) == 1 and access[0]["route"] == "/activate/<token>", result.stderr
     assert "tok" not in json.dumps(access[0]).replace("<token>", "")
+
+
+def test_readyz_says_when_the_backlog_is_too_long(app_config, registered_in):
+    app = create_app({**app_config, "KAPU_SMTP_HOST": SMTP_HOST, "KAPU_READY_MAX_BACKLOG": "1"})
+    with app.app_context():
+        upkeep.beat()
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    registered_in(app)
+    assert client.get("/readyz").status_code == 200  # one waiting message is within the limit of one
+    from domain import accounts
+
+    with app.test_request_context():
+        accounts.register(app.extensions["kapu"], username="nagy.anna", full_name="Nagy Anna",
+                          email="anna@example.hu", language="en", channel="online")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {"database": "ok", "schema": "ok", "mail_backlog": "too_high",
+                                             "mail_age": "ok", "mail_delivery": "ok"}
+    app.extensions["kapu_database"].close()
