@@ -47,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             raise
         sys.exit(f"kapu: invalid configuration: {error}")
     app.config.update(settings)
+    app.instance_path = settings["KAPU_DATA_DIR"]  # never the binary's temporary unpack folder
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -60,6 +61,23 @@ def _base_url(env):
     return raw.rstrip("/")
 
 
+def _data_dir(env, instance_path):
+    """KAPU_DATA_DIR, else `instance/` in a checkout or `kapu-data/` in the working directory for the binary."""
+    raw = env.get("KAPU_DATA_DIR", "").strip()
+    frozen_into = getattr(sys, "_MEIPASS", None)  # the binary's unpack folder: deleted at every exit
+    if raw:
+        folder = Path(raw).expanduser().absolute()
+    elif frozen_into:
+        folder = Path.cwd() / "kapu-data"
+    else:
+        return str(instance_path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"KAPU_DATA_DIR must be a folder ({folder} is not)")
+    if frozen_into and folder.resolve().is_relative_to(Path(frozen_into).resolve()):
+        raise ConfigError(f"KAPU_DATA_DIR must not be inside the unpack folder {frozen_into} (got {folder})")
+    return str(folder)
+
+
 def _database_url(env, instance_path):
     raw = env.get("KAPU_DATABASE_URL", "").strip() or "sqlite:///instance/kapu.db"
     scheme = raw.split(":", 1)[0]
@@ -82,7 +100,7 @@ def _secret_key(env, instance_path):
     path = Path(instance_path) / "secret_key"
     try:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
@@ -133,8 +151,10 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
     if language not in LANGUAGES:
         raise ConfigError(f"KAPU_LANGUAGE must be hu or en (got {language!r})")
     base_url = _base_url(env)
+    instance_path = _data_dir(env, instance_path)
     smtp_host = env.get("KAPU_SMTP_HOST", "").strip() or None
     return {
+        "KAPU_DATA_DIR": instance_path,
         "KAPU_DATABASE_URL": _database_url(env, instance_path),
         "SECRET_KEY": _secret_key(env, instance_path),
         "SECRET_KEY_FALLBACKS": _secret_key_fallbacks(env),

@@ -61,3 +61,44 @@ def test_invalid_configuration_stops_the_command_line_with_one_clear_line(tmp_pa
     assert result.stderr.strip().splitlines() == [
         "kapu: invalid configuration: KAPU_CODE_TTL must be a whole number (got 'soon')"
     ]
+
+
+def test_the_data_dir_holds_the_database_and_the_generated_key(tmp_path):
+    loaded = config.load({"KAPU_DATA_DIR": str(tmp_path / "data")}, str(tmp_path / "instance"))
+    assert loaded["KAPU_DATA_DIR"] == str(tmp_path / "data")
+    assert loaded["KAPU_DATABASE_URL"] == f"sqlite:///{tmp_path / 'data' / 'kapu.db'}"
+    assert (tmp_path / "data" / "secret_key").exists() and not (tmp_path / "instance").exists()
+
+
+def test_a_data_dir_that_is_a_file_is_refused_by_name(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(config.ConfigError, match="^KAPU_DATA_DIR must be a folder"):
+        config.load({"KAPU_DATA_DIR": str(tmp_path / "file")}, str(tmp_path))
+
+
+def test_the_binary_keeps_its_data_in_the_working_directory_never_in_its_unpack_folder(tmp_path, monkeypatch):
+    unpack = tmp_path / "_MEI12345"
+    unpack.mkdir()
+    monkeypatch.setattr(sys, "_MEIPASS", str(unpack), raising=False)
+    monkeypatch.chdir(tmp_path)
+    loaded = config.load({}, str(unpack / "instance"))
+    assert loaded["KAPU_DATA_DIR"] == str(tmp_path / "kapu-data")
+    assert (tmp_path / "kapu-data" / "secret_key").exists()
+    with pytest.raises(config.ConfigError, match="^KAPU_DATA_DIR must not be inside the unpack folder"):
+        config.load({"KAPU_DATA_DIR": str(unpack / "data")}, str(unpack / "instance"))
+
+
+def test_the_app_uses_the_data_dir_as_its_instance_folder(tmp_path):
+    from app import create_app
+
+    app = create_app({"KAPU_DATA_DIR": str(tmp_path / "data"), "KAPU_SMTP_HOST": ""})
+    assert app.instance_path == str(tmp_path / "data")
+    assert (tmp_path / "data" / "kapu.db").exists()
+    app.extensions["kapu_database"].close()
+
+
+def test_workers_default_to_the_cores_and_are_validated(tmp_path):
+    assert config.load({}, str(tmp_path))["KAPU_WORKERS"] == len(os.sched_getaffinity(0))
+    assert config.load({"KAPU_WORKERS": "3"}, str(tmp_path))["KAPU_WORKERS"] == 3
+    with pytest.raises(config.ConfigError, match="^KAPU_WORKERS must be at least 1"):
+        config.load({"KAPU_WORKERS": "0"}, str(tmp_path))
