@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HTMX := static/vendor/htmx.min.js
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: setup run test bench lint translations-extract db clean
+.PHONY: setup run test bench lint translations-extract db clean dist
 
 setup: $(BIN)/.installed $(HTMX) $(CATALOGS) db
 
@@ -38,6 +38,29 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/requests_bench.py
+	$(BIN)/python bench/serve_bench.py
+
+# The one-file binary: built in its own venv from the runtime pins only, plus the PyInstaller pinned for development.
+DIST_VENV := build/venv
+PYINSTALLER_PIN = $$(grep -i '^pyinstaller==' requirements-dev.txt)
+
+$(DIST_VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(DIST_VENV)/bin/python || $(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt $(PYINSTALLER_PIN)
+	touch $@
+
+dist: $(HTMX) $(CATALOGS) $(DIST_VENV)/.installed
+	mkdir -p build
+	echo "$$(git describe --always --dirty 2>/dev/null || echo unknown) built $$(date -u +%Y-%m-%dT%H:%M:%SZ)" > build/VERSION
+	$(DIST_VENV)/bin/pyinstaller --noconfirm --log-level WARN --onefile --name kapu --distpath dist \
+	  --workpath build/pyinstaller --specpath build --paths $(CURDIR) \
+	  --collect-submodules domain --collect-submodules views --collect-submodules forms \
+	  $(if $(wildcard migrations/__init__.py),--collect-submodules migrations) \
+	  --hidden-import gunicorn.glogging --hidden-import gunicorn.workers.gthread \
+	  --add-data $(CURDIR)/templates:templates --add-data $(CURDIR)/static:static \
+	  --add-data $(CURDIR)/translations:translations --add-data $(CURDIR)/content:content \
+	  --add-data $(CURDIR)/build/VERSION:. packaging/kapu.py
+	@ls -l dist/kapu
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -48,4 +71,4 @@ translations-extract: $(BIN)/.installed
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance/kapu.db*
+	rm -rf $(VENV) node_modules static/vendor instance/kapu.db* build dist
