@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from urllib.parse import urlsplit
 
 import click
 import peewee
 from flask import Flask, abort, current_app, g, has_request_context, request, session
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import cli
 import config as kapu_config
@@ -19,6 +20,7 @@ import mail
 import metrics
 import migrations
 import models
+import proxies
 import views
 import views.common
 from domain import help as articles
@@ -28,7 +30,12 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()"
+)
 MAX_REQUEST_BYTES = 64 * 1024
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -58,10 +65,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("KAPU_")})
 
+    proxies.install(app)  # the real client and scheme, once, before anything reads them
     _init_database(app)
     logs.init_app(app, views.common.client_address)
     metrics.init_app(app)
     app.before_request(_refuse_nameless_parts)  # before CSRFProtect, which cannot read them
+    app.before_request(_refuse_cross_site_posts)  # Flask-WTF checks the Referer only over https
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     app.extensions["kapu"] = Kapu.from_config(
@@ -127,6 +136,35 @@ def _refuse_nameless_parts():
         abort(400)
 
 
+def _origin(url):
+    """(scheme, host, port) of a URL, default port filled in; None when it has no http(s) origin."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def _refuse_cross_site_posts():
+    """A POST whose Origin (or, without one, Referer) names another site is refused, over http too.
+
+    The site is the address the request reached (the proxy passes Host on) or the public KAPU_BASE_URL.
+    A request with neither header (a script, an old browser) still needs its CSRF token.
+    """
+    if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+        return
+    sender = request.headers.get("Origin") or request.headers.get("Referer")
+    if sender is None:
+        return
+    own = {_origin(request.host_url), _origin(current_app.config["KAPU_BASE_URL"])}
+    origin = _origin(sender)
+    if origin is None or origin not in own:
+        raise CSRFError("The request came from another site.")
+
+
 def _select_locale():
     if not has_request_context():  # the command line: the configured default
         return None
@@ -149,12 +187,14 @@ def _security_headers(response):
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: Flask-WTF's HTTPS check needs a same-origin Referer, and no other site gets one.
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = PERMISSIONS_POLICY
     headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
         headers["Cache-Control"] = "no-store"
     if response.mimetype == "text/html":
         headers["Vary"] = "Cookie, HX-Request"
-    if current_app.config["SESSION_COOKIE_SECURE"]:
+    if current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     return response

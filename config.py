@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import sys
@@ -137,6 +138,27 @@ def _log_format(env):
     return raw
 
 
+def _trusted_proxies(env):
+    """None (trust no forwarding header), a hop count, or a tuple of networks the proxies speak from."""
+    raw = env.get("KAPU_TRUSTED_PROXIES", "").strip()
+    if not raw:
+        return None
+    if raw.isdigit():
+        hops = int(raw)
+        if not 1 <= hops <= 10:
+            raise ConfigError(f"KAPU_TRUSTED_PROXIES must be a hop count from 1 to 10 or addresses (got {raw!r})")
+        return hops
+    networks = []
+    for item in raw.split(","):
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"KAPU_TRUSTED_PROXIES must be a hop count or comma-separated addresses/CIDRs (got {item.strip()!r})"
+            ) from None
+    return tuple(networks)
+
+
 def _mail_from(env):
     raw = env.get("KAPU_MAIL_FROM", "").strip() or "Kapu <no-reply@localhost>"
     if "@" not in raw or any(ord(ch) < 32 for ch in raw):
@@ -188,5 +210,8 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_READY_MAX_MAIL_AGE": _integer(env, "KAPU_READY_MAX_MAIL_AGE", 900, 1),
         "KAPU_METRICS_TOKEN": _metrics_token(env),
         "KAPU_LOG_FORMAT": _log_format(env),
+        "KAPU_TRUSTED_PROXIES": _trusted_proxies(env),
+        # The public address decides, not the request: the cookie must not depend on the proxy being trusted.
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "SESSION_COOKIE_NAME": "__Host-session" if base_url.startswith("https://") else "session",
     }

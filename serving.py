@@ -239,7 +239,10 @@ def _serve_waitress(app, host, port, threads, transport):
     """One process where fork is missing; SIGTERM closes the listener and lets the threads finish."""
     import waitress
 
-    server = waitress.create_server(app, host=host, port=port, threads=threads * 2, ident="kapu")
+    # Kapu decides which forwarding headers count (KAPU_TRUSTED_PROXIES); waitress would otherwise delete them
+    # first, and /dev/mailbox could not see that a proxy stands in front.
+    server = waitress.create_server(app, host=host, port=port, threads=threads * 2, ident="kapu",
+                                    clear_untrusted_proxy_headers=False)
     deliverer = Deliverer(app, transport) if transport is not None else None
     if deliverer:
         deliverer.start()

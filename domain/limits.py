@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,19 @@ def key(limit: Limit, subject: str) -> str:
     """A compact key; the subject (an address or a username) is hashed so keys stay short and uniform."""
     digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"{limit.name}:{digest}"
+
+
+def client_subject(address: str) -> str:
+    """What a per-client limit counts: an IPv6 client's /64 (one subscriber's share), else the address itself."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(parsed) >> 64 << 64, 64)))
+    return str(parsed)
 
 
 def _since(limit):

@@ -41,7 +41,7 @@ def test_the_link_fills_in_the_code_and_shows_the_deadline(client, registered, m
     assert fields_in_order(html) == ["username", "code", "password", "password_confirm"]
     assert f'value="{mailbox.last_code()}"' in html
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", html)
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
 
 

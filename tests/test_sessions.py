@@ -42,13 +42,3 @@ def test_logout_needs_csrf_and_ends_the_session(client, logged_in):
     assert client.get("/account").status_code == 200
     client.post("/logout", data={"csrf_token": csrf_token(client, "/activate")})
     assert client.get("/account").status_code == 303
-
-
-def test_dev_mailbox_shows_mail_only_without_smtp(client, app_config, registered):
-    assert "janos@example.hu" in client.get("/dev/mailbox").get_data(as_text=True)
-    assert client.get("/dev/mailbox", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 404
-    from app import create_app
-
-    with_smtp = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1"})
-    assert with_smtp.test_client().get("/dev/mailbox").status_code == 404
-    with_smtp.extensions["kapu_database"].close()

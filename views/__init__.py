@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from domain import audit
 from mail import format_deadline
 from views import (
     account,
@@ -23,6 +24,7 @@ from views import (
     recovery,
     registration,
 )
+from views.common import client_address
 
 ERROR_TEXT = {
     400: lambda: _("The request could not be understood. Go back, reload the page and try again."),
@@ -61,6 +63,9 @@ def _language_url(code):
 
 
 def _csrf_error(error):
+    """A missing or wrong token, or a POST from another site: 400, nothing changed, and an audit event."""
+    audit.record("csrf", "refused", account=g.get("account"), client=client_address(),
+                 detail=f"{request.method} {request.path}: {error.description}")
     message = _("The form expired or was not sent from this site. Reload the page and try again.")
     return render_template("error.html", status=400, message=message), 400
 

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, render_template
 
 from domain import activation, issuing, limits
 from forms.activation import ActivationForm
-from views.common import client_address, kapu, limited_per_client, too_many
+from views.common import client_address, client_subject, kapu, limited_per_client, too_many
 
 bp = Blueprint("activation", __name__)
 
@@ -42,14 +42,14 @@ def submit():
         return _refill(form), 422
     # Wrong codes are also counted per client address, so one client cannot spray many usernames.
     wrong_codes = kapu().limits.client_wrong_codes
-    wait = limits.retry_after(wrong_codes, client_address())
+    wait = limits.retry_after(wrong_codes, client_subject())
     if wait:
         return too_many(wait, "activation")
     outcome = activation.activate(
         kapu(), form.username.data, form.code.data, form.password.data, client=client_address()
     )
     if outcome is activation.Outcome.INVALID:
-        limits.record(wrong_codes, client_address())
+        limits.record(wrong_codes, client_subject())
     if outcome is activation.Outcome.ACTIVATED:
         return render_template("activated.html")
     return _refill(form, outcome=outcome.value), STATUS_FOR[outcome]

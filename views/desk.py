@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from domain import accounts, limits, staff
 from forms.desk import DeskRegistrationForm, ReasonForm
 from models import Account
-from views.common import client_address, kapu, limited_per_client, too_many
+from views.common import client_address, client_subject, kapu, limited_per_client, too_many
 
 bp = Blueprint("desk", __name__)
 
@@ -74,7 +74,7 @@ def check_field(field):
         abort(404)
     bound = form[field]
     if bound.data and bound.validate(form) and field == "username":
-        wait = limits.take(kapu().limits.client_posts, client_address())
+        wait = limits.take(kapu().limits.client_posts, client_subject())
         if wait:
             return too_many(wait, "username_check")
         if not staff.username_available(g.account, bound.data, client=client_address()):

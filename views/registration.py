@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from domain import accounts, limits
 from forms.registration import RegistrationForm
 from views.activation import check_one
-from views.common import client_address, kapu, limited_per_client, too_many
+from views.common import client_address, client_subject, kapu, limited_per_client, too_many
 
 bp = Blueprint("registration", __name__)
 
@@ -22,7 +22,7 @@ def submit():
     form = RegistrationForm()
     if not form.validate():
         return render_template("register.html", form=form), 422
-    wait = limits.take(kapu().limits.client_mails, client_address())
+    wait = limits.take(kapu().limits.client_mails, client_subject())
     if wait:
         return too_many(wait, "registration")
     language = str(get_locale())

@@ -52,15 +52,18 @@ def _free_port() -> int:
 class LiveServer:
     """The app behind waitress in a daemon thread; the loop runs in small steps so it can stop cleanly."""
 
-    def __init__(self, app):
+    def __init__(self, app, port=None):
+        """Listen on *port*, by default the one in KAPU_BASE_URL (a proxy in front listens there instead)."""
         import waitress
         from waitress import wasyncore
 
         self._wasyncore = wasyncore
         self.app = app
         base = app.config["KAPU_BASE_URL"]
-        port = int(base.rsplit(":", 1)[1])
-        self.server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
+        port = port or int(base.rsplit(":", 1)[1])
+        # As `serve` does: forwarding headers reach Kapu, which decides whether they count (KAPU_TRUSTED_PROXIES).
+        self.server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4,
+                                             clear_untrusted_proxy_headers=False)
         self.url = f"http://127.0.0.1:{int(self.server.effective_port)}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="kapu-live-server", daemon=True)

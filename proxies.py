@@ -1,0 +1,95 @@
+"""The real client behind trusted reverse proxies, set once per request before Flask sees it.
+
+Only `KAPU_TRUSTED_PROXIES` makes forwarding headers count. A hop count uses werkzeug's ProxyFix; a list
+of addresses/CIDRs walks X-Forwarded-For from the right, past the trusted proxies, to the first address
+no trusted proxy vouches for. Either way REMOTE_ADDR and the scheme are rewritten, so
+`request.remote_addr` (read through `views.common.client_address()`) is the client's own address.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+SCHEMES = ("http", "https")
+
+
+def install(app):
+    """Wrap the WSGI app according to KAPU_TRUSTED_PROXIES (unset: forwarding headers are ignored)."""
+    trusted = app.config["KAPU_TRUSTED_PROXIES"]
+    if trusted is None:
+        return
+    if isinstance(trusted, int):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=0, x_port=0, x_prefix=0)
+    else:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, trusted)
+
+
+def has_forwarding_headers(environ) -> bool:
+    """Whether a request carries any proxy header (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`), trusted or not."""
+    return any(
+        name in ("HTTP_FORWARDED", "HTTP_X_REAL_IP") or name.startswith("HTTP_X_FORWARDED_") for name in environ
+    )
+
+
+def parse_address(text: str) -> IPv4Address | IPv6Address | None:
+    """One X-Forwarded-For entry as an address (`[v6]:port` and `v4:port` too); None when it is not one."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
+def is_trusted(address, networks) -> bool:
+    if address is None:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+def walk(peer: str, forwarded_for: list[str], networks) -> tuple[str, int]:
+    """(client address, trusted hops passed): from the peer leftwards while the current hop is trusted.
+
+    Every entry looked at was written by a trusted proxy about the hop it saw. An entry that is no address
+    (a misconfigured proxy) stops the walk at the nearest trusted hop, which the client cannot choose.
+    """
+    current, hops = peer, 0
+    for entry in reversed(forwarded_for):
+        if not is_trusted(parse_address(current), networks):
+            break
+        address = parse_address(entry)
+        if address is None:
+            break
+        current, hops = str(address), hops + 1
+    return current, hops
+
+
+def _values(header: str | None) -> list[str]:
+    return [value.strip() for value in (header or "").split(",") if value.strip()]
+
+
+class TrustedProxies:
+    """WSGI middleware for a list of trusted proxy addresses/CIDRs."""
+
+    def __init__(self, app, networks):
+        self.app = app
+        self.networks = tuple(networks)
+
+    def __call__(self, environ, start_response):
+        peer = environ.get("REMOTE_ADDR", "")
+        if is_trusted(parse_address(peer), self.networks):
+            client, hops = walk(peer, _values(environ.get("HTTP_X_FORWARDED_FOR")), self.networks)
+            environ["kapu.proxy_peer"] = peer
+            environ["REMOTE_ADDR"] = client
+            schemes = _values(environ.get("HTTP_X_FORWARDED_PROTO"))
+            hops = max(hops, 1)  # the scheme the outermost trusted proxy was reached with
+            if len(schemes) >= hops and schemes[-hops].lower() in SCHEMES:
+                environ["wsgi.url_scheme"] = schemes[-hops].lower()
+        return self.app(environ, start_response)
