@@ -186,7 +186,7 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_BASE_URL": base_url,
         "KAPU_CODE_TTL": _integer(env, "KAPU_CODE_TTL", 259200, 1, 366 * 86400),
         "KAPU_CODE_MAX_ATTEMPTS": _integer(env, "KAPU_CODE_MAX_ATTEMPTS", 5, 1, 1000),
-        "KAPU_PASSWORD_MIN_LENGTH": _integer(env, "KAPU_PASSWORD_MIN_LENGTH", 12, 8, 64),
+        "KAPU_PASSWORD_MIN_LENGTH": _integer(env, "KAPU_PASSWORD_MIN_LENGTH", 15, 15, 64),
         "KAPU_SMTP_HOST": smtp_host,
         "KAPU_SMTP_PORT": _integer(env, "KAPU_SMTP_PORT", 25, 1, 65535),
         "KAPU_SMTP_USERNAME": env.get("KAPU_SMTP_USERNAME") or None,

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from domain import keys
 from domain.limits import Limits
 from domain.links import LinkSigner
-from domain.passwords import PasswordPolicy, new_hasher
+from domain.passwords import PasswordPolicy, new_hasher, normalising
 
 # compose(kind, language, **context) -> (subject, text body, html body)
 Composer = Callable[..., tuple[str, str, str]]
@@ -45,7 +45,7 @@ class Kapu:
         secret = config["SECRET_KEY"]
         # Current key first: it signs, seals and hashes; the fallbacks only verify and open what they made.
         secrets_ = [secret, *config.get("SECRET_KEY_FALLBACKS", [])]
-        hasher = hasher or new_hasher()
+        hasher = normalising(hasher or new_hasher())  # every stored hash is of the NFKC form
         return cls(
             code_key=tuple(keys.derive(key, "one-time-code") for key in secrets_),
             sealer=MultiFernet([Fernet(base64.urlsafe_b64encode(keys.derive(key, "outbox-seal"))) for key in secrets_]),

@@ -1,7 +1,8 @@
-"""Password policy (NIST 800-63B: length and blocklist, no composition rules) and argon2id hashing."""
+"""Password policy (NIST 800-63B-4: length and blocklist, no composition rules) and argon2id hashing."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -9,12 +10,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+# 800-63B-4: a password that is the only factor SHALL be at least 15 characters.
+MIN_LENGTH = 15
 # Above any passphrase a person types; caps the work done before hashing.
 MAX_LENGTH = 256
 # zxcvbn refuses longer input; a strong 72-character prefix makes the whole strong enough.
 _ANALYSED_PREFIX = 72
 # zxcvbn score 0-2 means fewer than 10^8 guesses: common, breached-style or trivially patterned.
 _MIN_SCORE = 3
+# The service's own names (800-63B-4 "context-specific words"), in folded form: no accents, lower case.
+SERVICE_WORDS = ("ugyfelkapu", "ugyfel", "kapu")
+# A password whose letters, once the service's names are taken out, are fewer than this is built from them.
+_MIN_OWN_LETTERS = 4
+# What people type instead of letters ("K4pu", "Ugyf3lk@pu").
+_LOOKALIKES = str.maketrans("0134578@$!|", "oleastbasil")
+_NOT_LETTER = re.compile(r"[^a-z]+")
 
 TOO_SHORT = "too_short"
 TOO_LONG = "too_long"
@@ -22,56 +32,107 @@ TOO_COMMON = "too_common"
 CONTAINS_USERNAME = "contains_username"
 
 
+def normalise(password: str) -> str:
+    """NFKC: the same password typed on another keyboard (composed or decomposed accents) is the same."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    return normalise(text).casefold()
+
+
+def _skeleton(text: str, lookalikes: bool = True) -> str:
+    """Lower case, accents dropped, look-alike digits and symbols read as letters: what a guesser tries."""
+    decomposed = unicodedata.normalize("NFKD", _fold(text))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return bare.translate(_LOOKALIKES) if lookalikes else bare
 
 
 @dataclass(frozen=True)
 class PasswordPolicy:
-    min_length: int = 12
+    min_length: int = MIN_LENGTH
     max_length: int = MAX_LENGTH
 
     def problems(self, password: str, username: str | None = None) -> list[str]:
         """The rules *password* breaks, in the order a person should fix them."""
         if len(password) > self.max_length:
             return [TOO_LONG]
+        password = normalise(password)
         found = []
         if len(password) < self.min_length:
             found.append(TOO_SHORT)
         if username and _contains_username(password, username):
             found.append(CONTAINS_USERNAME)
-        elif password and _too_guessable(password, username):
+        elif password and (_built_from_service_words(password) or _too_guessable(password, username)):
             found.append(TOO_COMMON)
         return found
 
 
 def _contains_username(password: str, username: str) -> bool:
-    folded_password = _fold(password)
     folded_username = _fold(username).strip()
     if len(folded_username) < 3:
         return False
-    variants = {folded_username, folded_username[::-1], folded_username.rstrip("0123456789")}
-    return any(len(v) >= 3 and v in folded_password for v in variants)
+    bare = folded_username.rstrip("0123456789")
+    variants = {folded_username, folded_username[::-1], bare, re.sub(r"[._\-]", "", bare)}
+    haystacks = (_fold(password), _skeleton(password))
+    return any(len(v) >= 3 and v in hay for v in variants for hay in haystacks)
+
+
+def _built_from_service_words(password: str) -> bool:
+    """"Kapu2024!Kapu", "ÜgyfélK4pu!!": the service's name with digits and symbols around it."""
+    read, plain = _skeleton(password), list(_skeleton(password, lookalikes=False))
+    found = False
+    for word in SERVICE_WORDS:  # longest first, so "ugyfelkapu" goes as a whole
+        for match in re.finditer(word, read):
+            found = True
+            plain[match.start():match.end()] = " " * len(word)
+        read = read.replace(word, " " * len(word))
+    own_letters = _NOT_LETTER.sub("", "".join(plain))
+    return found and len(own_letters) < _MIN_OWN_LETTERS
 
 
 def _too_guessable(password: str, username: str | None) -> bool:
-    user_inputs = [username] if username else []
+    user_inputs = [*SERVICE_WORDS, "ügyfélkapu", "ügyfél"] + ([username] if username else [])
     return zxcvbn(password[:_ANALYSED_PREFIX], user_inputs=user_inputs)["score"] < _MIN_SCORE
 
 
-def new_hasher() -> PasswordHasher:
+class NormalisingHasher(PasswordHasher):
+    """argon2id that hashes the NFKC form, so every caller stores what `verify` below checks first."""
+
+    def hash(self, password, *, salt=None):
+        return super().hash(normalise(password) if isinstance(password, str) else password, salt=salt)
+
+
+def normalising(hasher: PasswordHasher) -> NormalisingHasher:
+    """The same argon2 parameters, hashing the NFKC form."""
+    if isinstance(hasher, NormalisingHasher):
+        return hasher
+    return NormalisingHasher.from_parameters(hasher._parameters)
+
+
+def new_hasher() -> NormalisingHasher:
     """argon2id with argon2-cffi's RFC 9106 low-memory profile (t=3, 64 MiB, p=4), above OWASP's floor."""
-    return PasswordHasher()
+    return NormalisingHasher()
+
+
+def _verifies(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def verify(hasher: PasswordHasher, stored_hash: str | None, password: str) -> tuple[bool, str | None]:
-    """Check *password*; on success also return a fresh hash when the stored parameters are outdated."""
+    """Check *password*; on success also return a fresh hash when the stored one should be replaced.
+
+    The NFKC form is tried first. Hashes made before passwords were normalised hold the form as typed:
+    that is tried next, and a match is rehashed (in NFKC) so the account moves to the new form.
+    """
     if not stored_hash:
         return False, None
-    try:
-        hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False, None
-    if hasher.check_needs_rehash(stored_hash):
-        return True, hasher.hash(password)
-    return True, None
+    normalised = normalise(password)
+    if _verifies(hasher, stored_hash, normalised):
+        return True, (normalising(hasher).hash(normalised) if hasher.check_needs_rehash(stored_hash) else None)
+    if normalised != password and _verifies(hasher, stored_hash, password):
+        return True, normalising(hasher).hash(normalised)
+    return False, None

@@ -113,7 +113,7 @@ def test_password_change_applies_the_same_rules(client, active):
     assert response.status_code == 422 and "from your username" in response.get_data(as_text=True)
     check = client.post("/account/check/password", data={"change-password": "short"},
                         headers={"X-CSRFToken": csrf_token(client, "/account")})
-    assert "at least 12 characters" in check.get_data(as_text=True)
+    assert "at least 15 characters" in check.get_data(as_text=True)
 
 
 def test_the_identification_address_only_gets_identification_mail(app, kapu, active):

@@ -16,7 +16,7 @@ def test_defaults(tmp_path):
     assert loaded["KAPU_DATABASE_URL"] == f"sqlite:///{tmp_path / 'kapu.db'}"
     assert loaded["KAPU_BASE_URL"] == "http://127.0.0.1:5000"
     assert loaded["KAPU_CODE_TTL"] == 259200 and loaded["KAPU_CODE_MAX_ATTEMPTS"] == 5
-    assert loaded["KAPU_PASSWORD_MIN_LENGTH"] == 12 and loaded["KAPU_LANGUAGE"] == "hu"
+    assert loaded["KAPU_PASSWORD_MIN_LENGTH"] == 15 and loaded["KAPU_LANGUAGE"] == "hu"
     assert loaded["KAPU_SMTP_HOST"] is None and loaded["KAPU_SMTP_PORT"] == 25
     assert loaded["KAPU_MAIL_FROM"] == "Kapu <no-reply@localhost>"
     assert loaded["SESSION_COOKIE_SECURE"] is False
@@ -39,6 +39,7 @@ def test_https_base_url_makes_cookies_secure(tmp_path):
         ("KAPU_CODE_TTL", "0"),
         ("KAPU_CODE_MAX_ATTEMPTS", "-1"),
         ("KAPU_PASSWORD_MIN_LENGTH", "4"),
+        ("KAPU_PASSWORD_MIN_LENGTH", "14"),
         ("KAPU_SMTP_PORT", "70000"),
         ("KAPU_SMTP_STARTTLS", "maybe"),
         ("KAPU_LANGUAGE", "de"),

@@ -18,7 +18,7 @@ def check(client, csrf):
 @pytest.mark.parametrize(
     "field, data, message",
     [
-        ("password", {"password": "short"}, "at least 12 characters"),
+        ("password", {"password": "short"}, "at least 15 characters"),
         ("password", {"password": "password1234"}, "too common"),
         ("password", {"username": "kovacs.janos", "password": "kovacs.janos.2000"}, "from your username"),
         ("password_confirm", {"password": "a long good phrase", "password_confirm": "a long good phrasx"},

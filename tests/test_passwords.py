@@ -1,22 +1,38 @@
+import unicodedata
+
 import pytest
 from argon2 import PasswordHasher
 
 from domain import passwords
 from domain.passwords import PasswordPolicy
 
-POLICY = PasswordPolicy(min_length=12)
+POLICY = PasswordPolicy()
 
 
 @pytest.mark.parametrize(
     "password, username, expected",
     [
-        ("a" * 11, None, [passwords.TOO_SHORT, passwords.TOO_COMMON]),
-        ("hosszú kert ló", None, []),
+        ("a" * 14, None, [passwords.TOO_SHORT, passwords.TOO_COMMON]),
+        ("hosszú kert ló alatt", None, []),
         ("correct horse battery staple", None, []),
-        ("password1234", None, [passwords.TOO_COMMON]),
-        ("qwertyuiop12", None, [passwords.TOO_COMMON]),
+        ("password1234", None, [passwords.TOO_SHORT, passwords.TOO_COMMON]),
+        ("password12345678", None, [passwords.TOO_COMMON]),
+        ("qwertyuiop123456", None, [passwords.TOO_COMMON]),
         ("kovacsjanos2024", "kovacsjanos", [passwords.CONTAINS_USERNAME]),
         ("xx SONAJSCAVOK xx tulip", "kovacsjanos", [passwords.CONTAINS_USERNAME]),
+        # The username plus digits, written without its dot or with look-alike digits.
+        ("kovacs.janos1234", "kovacs.janos", [passwords.CONTAINS_USERNAME]),
+        ("kovacsjanos19870412", "kovacs.janos", [passwords.CONTAINS_USERNAME]),
+        ("K0vacsJan0s!!2024", "kovacs.janos", [passwords.CONTAINS_USERNAME]),
+        # The service's own names and their obvious variants.
+        ("Kapu2024!Kapu", None, [passwords.TOO_SHORT, passwords.TOO_COMMON]),
+        ("Kapu2024!Kapu2024!", None, [passwords.TOO_COMMON]),
+        ("ugyfelkapu123456", None, [passwords.TOO_COMMON]),
+        ("ÜgyfélK4pu2024!!", None, [passwords.TOO_COMMON]),
+        ("kapukapukapukapu", None, [passwords.TOO_COMMON]),
+        ("Ügyfélkapu Ügyfélkapu", None, [passwords.TOO_COMMON]),
+        # ... while a passphrase that merely mentions the service is fine.
+        ("ügyfélkapu jelszavam nagyon hosszú", None, []),
         ("x" * 257, None, [passwords.TOO_LONG]),
     ],
 )
@@ -24,10 +40,46 @@ def test_policy_names_the_rules_a_password_breaks(password, username, expected):
     assert POLICY.problems(password, username) == expected
 
 
-def test_minimum_length_is_exact_and_configurable():
-    policy = PasswordPolicy(min_length=15)
-    assert passwords.TOO_SHORT in policy.problems("mzqktvwrpxabyu")
-    assert passwords.TOO_SHORT not in policy.problems("mzqktvwrpxabyuf")
+def test_minimum_length_is_15_by_default_and_exact():
+    assert PasswordPolicy().min_length == 15
+    assert passwords.TOO_SHORT in POLICY.problems("mzqktvwrpxabyu")
+    assert passwords.TOO_SHORT not in POLICY.problems("mzqktvwrpxabyuf")
+    longer = PasswordPolicy(min_length=20)
+    assert passwords.TOO_SHORT in longer.problems("mzqktvwrpxabyufhgjd")
+    assert longer.problems("mzqktvwrpxabyufhgjdc") == []
+
+
+def test_a_long_lowercase_passphrase_is_accepted_without_composition_rules():
+    assert POLICY.problems("a nagymama kertjében virágzik a levendula") == []
+
+
+def test_length_is_counted_after_nfkc():
+    """Compatibility characters count as what they become, as the stored hash sees them."""
+    assert passwords.TOO_SHORT in POLICY.problems("ﬁ" * 7)  # 7 characters typed, 14 after NFKC
+    assert passwords.TOO_SHORT not in POLICY.problems("ﬁ" * 8)  # 16 after NFKC
+
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+NFC = unicodedata.normalize("NFC", "árvíztűrő tükörfúrógép")
+NFD = unicodedata.normalize("NFD", NFC)
+
+
+def test_nfc_set_and_nfd_typed_verify_both_ways():
+    assert NFC != NFD
+    hasher = passwords.normalising(FAST)
+    assert passwords.verify(hasher, hasher.hash(NFC), NFD) == (True, None)
+    assert passwords.verify(hasher, hasher.hash(NFD), NFC) == (True, None)
+    assert passwords.verify(hasher, hasher.hash(NFC), NFD[:-1])[0] is False
+
+
+def test_a_hash_made_before_normalisation_still_verifies_and_is_rehashed():
+    """An old hash holds the decomposed form as typed: it still logs in, and moves to the NFKC form."""
+    old = FAST.hash(NFD)  # what the earlier code stored for an NFD-typed password
+    ok, new_hash = passwords.verify(passwords.normalising(FAST), old, NFD)
+    assert ok and new_hash
+    assert FAST.verify(new_hash, NFC)
+    assert passwords.verify(passwords.normalising(FAST), new_hash, NFC) == (True, None)
+    assert passwords.verify(passwords.normalising(FAST), old, "valami egészen más jelszó") == (False, None)
 
 
 def test_long_unicode_passphrases_with_spaces_are_accepted_untruncated():
@@ -56,3 +108,8 @@ def test_verify_returns_a_new_hash_when_parameters_were_raised():
     assert ok and new_hash and "m=16,t=2" in new_hash
     assert passwords.verify(stronger, new_hash, "some long passphrase here") == (True, None)
     assert passwords.verify(stronger, "not a hash", "x") == (False, None)
+
+
+def test_the_production_hasher_hashes_the_nfkc_form():
+    assert isinstance(passwords.new_hasher(), passwords.NormalisingHasher)
+    assert FAST.verify(passwords.normalising(FAST).hash(NFD), NFC)

@@ -232,7 +232,7 @@ def test_new_password_rules_are_told_live_in_the_password_form(page, citizen):
 
     with page.expect_response(re.compile(r"/account/check/password$")):
         password.press_sequentially("rövidke")
-    expect(error).to_contain_text("at least 12 characters")
+    expect(error).to_contain_text("at least 15 characters")
     expect(password).to_have_attribute("aria-invalid", "true")
     # Nothing is told at the e-mail form's current-password field.
     email_form = page.locator(EMAIL_FORM)

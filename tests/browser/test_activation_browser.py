@@ -73,7 +73,7 @@ def test_password_rules_are_told_live_without_a_page_load(page, registered):
 
     page.locator("#username").fill(registered.username)
     password.press_sequentially("rövidke")
-    expect(error).to_contain_text("at least 12 characters")
+    expect(error).to_contain_text("at least 15 characters")
 
     password.fill(STRONG_PASSWORD)
     expect(error).to_have_text("")
@@ -115,7 +115,7 @@ def test_live_checks_set_and_clear_aria_invalid(page, registered):
     page.locator("#username").fill(registered.username)
 
     password.press_sequentially("rövidke")
-    expect(page.locator("#password-error")).to_contain_text("at least 12 characters")
+    expect(page.locator("#password-error")).to_contain_text("at least 15 characters")
     expect(password).to_have_attribute("aria-invalid", "true")
     password.fill(STRONG_PASSWORD)
     expect_valid(page, "password")
@@ -207,7 +207,7 @@ def test_without_javascript_the_field_error_region_holds_the_message(page_nojs, 
     response = submit(page, page.locator("#activation-form button[type=submit]").click)
     assert response.status == 422
     expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#password-error")).to_contain_text("at least 12 characters")
+    expect(page.locator("#password-error")).to_contain_text("at least 15 characters")
     expect(page.locator("#password_confirm")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#password_confirm-error")).to_contain_text("do not match")
 
