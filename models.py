@@ -88,10 +88,11 @@ class Account(BaseModel):
 
 
 class OneTimeCode(BaseModel):
-    """A one-time code, kept only as a keyed hash; void once used, superseded, expired or over-tried."""
+    """A one-time code, kept only as a salted keyed hash; void once used, superseded, expired or over-tried."""
 
     account = ForeignKeyField(Account, backref="codes", on_delete="CASCADE")
     code_hash = CharField(max_length=64)
+    code_salt = CharField(max_length=32, null=True)  # null: stored before salts (schema v002) existed
     purpose = CharField(max_length=16)  # activation | reset
     created_at = DateTimeField()
     expires_at = DateTimeField()

@@ -39,7 +39,7 @@ def activate(kapu, username, typed_code, password, client=None) -> Outcome:
                          client=client)
         return Outcome.INVALID
     # Compare against every recent code (constant time each) so timing does not say which matched.
-    hits = [row for row in recent if codes.matches(kapu.code_key, code, row.code_hash)]
+    hits = [row for row in recent if codes.matches(kapu.code_key, code, row.code_hash, row.code_salt)]
     if not hits:
         return _count_wrong_code(kapu, account, recent, client)
     row = hits[0]

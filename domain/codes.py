@@ -1,4 +1,4 @@
-"""One-time codes: 50 bits from a CSPRNG, an alphabet without look-alikes, stored only as a keyed hash."""
+"""One-time codes: 50 bits from a CSPRNG, an alphabet without look-alikes, stored only as a salted keyed hash."""
 
 from __future__ import annotations
 
@@ -33,16 +33,25 @@ def display(code: str) -> str:
     return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
 
 
-def keyed_hash(key: bytes | tuple[bytes, ...], code: str) -> str:
-    """The stored form of *code*; with a key ring (current key first), under the current key."""
+def new_salt() -> str:
+    """Per-row salt (ASVS 6.5.2): equal codes of two rows never share a hash."""
+    return secrets.token_hex(16)
+
+
+def keyed_hash(key: bytes | tuple[bytes, ...], code: str, salt: str | None = None) -> str:
+    """The stored form of *code*; with a key ring (current key first), under the current key.
+
+    Rows stored before salts existed (salt None) keep the unsalted form, so their codes still work.
+    """
     current = key[0] if isinstance(key, tuple) else key
-    return hmac.new(current, code.encode("ascii"), hashlib.sha256).hexdigest()
+    message = code if salt is None else f"{salt}:{code}"
+    return hmac.new(current, message.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def matches(key: bytes | tuple[bytes, ...], code: str, stored_hash: str) -> bool:
+def matches(key: bytes | tuple[bytes, ...], code: str, stored_hash: str, salt: str | None = None) -> bool:
     """Constant-time check under the current key or any fallback key (codes issued before a rotation)."""
     ring = key if isinstance(key, tuple) else (key,)
     found = False
     for each in ring:  # every key is tried, so the time does not tell which one matched
-        found |= hmac.compare_digest(keyed_hash(each, code), stored_hash)
+        found |= hmac.compare_digest(keyed_hash(each, code, salt), stored_hash)
     return found

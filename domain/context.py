@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet, MultiFernet
 
 from domain import keys
 from domain.limits import Limits
-from domain.links import LinkSigner
+from domain.links import CodeLinks, LinkSigner
 from domain.passwords import PasswordPolicy, new_hasher, normalising
 
 # compose(kind, language, **context) -> (subject, text body, html body)
@@ -25,7 +25,7 @@ Composer = Callable[..., tuple[str, str, str]]
 class Kapu:
     code_key: tuple[bytes, ...]  # the current key first, then the fallbacks' (codes.matches tries each)
     sealer: MultiFernet
-    activation_links: LinkSigner
+    activation_links: CodeLinks
     email_links: LinkSigner
     limits: Limits
     code_ttl: int
@@ -49,8 +49,8 @@ class Kapu:
         return cls(
             code_key=tuple(keys.derive(key, "one-time-code") for key in secrets_),
             sealer=MultiFernet([Fernet(base64.urlsafe_b64encode(keys.derive(key, "outbox-seal"))) for key in secrets_]),
+            activation_links=CodeLinks(secrets_, "activate", config["KAPU_CODE_TTL"]),
             # itsdangerous signs with the last key of the list and verifies with any.
-            activation_links=LinkSigner(secrets_[::-1], "activate", config["KAPU_CODE_TTL"]),
             email_links=LinkSigner(secrets_[::-1], "email-change", config["KAPU_CODE_TTL"]),
             limits=Limits.from_config(config),
             code_ttl=config["KAPU_CODE_TTL"],

@@ -18,24 +18,31 @@ def activation_link(kapu, token: str) -> str:
 @dataclass(frozen=True)
 class Issued:
     code: OneTimeCode
-    link: str  # holds the code: it goes into the sealed outbox and, for the demo only, to the console
+    link: str  # carries the code encrypted; it goes into the sealed outbox and, for the demo only, to the console
+
+
+class NoCodesForStaff(ValueError):
+    """Staff sign in with credentials set on the command line: no code may ever reset them."""
 
 
 def issue_code(kapu, account, purpose, client=None, actor=None) -> Issued:
-    """Void the account's live codes, store a new one as a keyed hash, and mail it; inside a transaction."""
+    """Void the account's live codes, store a new one as a salted keyed hash, and mail it; inside a transaction."""
+    if account.is_staff:
+        raise NoCodesForStaff(account.username)
     now = clock.now()
     OneTimeCode.update(voided_at=now, void_reason="superseded").where(
         OneTimeCode.account == account, OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null()
     ).execute()
-    code = codes.generate()
+    code, salt = codes.generate(), codes.new_salt()
     row = OneTimeCode.create(
         account=account,
-        code_hash=codes.keyed_hash(kapu.code_key, code),
+        code_hash=codes.keyed_hash(kapu.code_key, code, salt),
+        code_salt=salt,
         purpose=purpose,
         created_at=now,
         expires_at=now + timedelta(seconds=kapu.code_ttl),
     )
-    link = activation_link(kapu, kapu.activation_links.sign({"c": row.id, "k": code}))
+    link = activation_link(kapu, kapu.activation_links.make(row.id, code))
     kind = MAIL_KIND[purpose]
     subject, text, html = kapu.compose(
         kind,
@@ -59,25 +66,27 @@ class LinkState:
     status: str  # valid | expired | invalid | used
     code: str | None = None
     deadline: datetime | None = None
+    account: object = None  # the code's account (for the audit line), when the link named a real code
 
 
-def inspect_link(kapu, token, client=None) -> LinkState:
-    """What an activation link is worth now. Reads only (plus an audit line): opening it consumes nothing."""
-    check = kapu.activation_links.check(token)
-    if check.status == "expired":
-        return LinkState("expired")
-    data = check.data if check.status == "valid" else None
-    if not isinstance(data, dict) or not is_row_id(data.get("c")) or not isinstance(data.get("k"), str):
-        return LinkState("invalid")
-    code = codes.normalise(data["k"])
-    row = OneTimeCode.get_or_none(OneTimeCode.id == data["c"])
-    if code is None or row is None or not codes.matches(kapu.code_key, code, row.code_hash):
+def inspect_link(kapu, token) -> LinkState:
+    """What an activation link is worth now; reads only, so it can be asked again on every page view."""
+    check = kapu.activation_links.read(token)
+    if check.status != "valid":
+        return LinkState(check.status)
+    code = codes.normalise(check.data.code)
+    row = OneTimeCode.get_or_none(OneTimeCode.id == check.data.row_id)
+    if code is None or row is None or not codes.matches(kapu.code_key, code, row.code_hash, row.code_salt):
         return LinkState("invalid")
     if row.used_at is not None or row.voided_at is not None:
-        state = LinkState("used")
-    elif row.expires_at <= clock.now():
-        state = LinkState("expired")
-    else:
-        state = LinkState("valid", codes.display(code), row.expires_at)
-    audit.record("link_opened", state.status, account=row.account_id and row.account, client=client)
+        return LinkState("used", account=row.account)
+    if row.expires_at <= clock.now():
+        return LinkState("expired", account=row.account)
+    return LinkState("valid", codes.display(code), row.expires_at, row.account)
+
+
+def open_link(kapu, token, client=None) -> LinkState:
+    """A citizen (or a mail scanner) opened the link: nothing is consumed, the opening is audited."""
+    state = inspect_link(kapu, token)
+    audit.record("link_opened", state.status, account=state.account, client=client)
     return state

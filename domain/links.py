@@ -1,13 +1,27 @@
-"""Signed e-mail links: one serializer per purpose (its own salt), telling expired from invalid."""
+"""Signed e-mail links: one serializer per purpose (its own salt), telling expired from invalid.
+
+Activation links also carry their code, encrypted with a key derived for that purpose and bound to the
+code's row, so the URL (browser history, proxy logs) never shows a usable code.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
+from domain import keys
+
 MAX_TOKEN_LENGTH = 512
+_NONCE_BYTES = 12
+# A sealed code is nonce + ciphertext + tag: far below this once base64-encoded.
+_MAX_SEALED_TEXT = 120
 
 
 @dataclass(frozen=True)
@@ -34,3 +48,54 @@ class LinkSigner:
             return LinkCheck("expired")
         except (BadData, UnicodeError, ValueError, TypeError):
             return LinkCheck("invalid")
+
+
+def _is_row_id(value) -> bool:
+    return type(value) is int and 0 < value < 2**63
+
+
+@dataclass(frozen=True)
+class CodeLink:
+    row_id: int
+    code: str
+
+
+class CodeLinks:
+    """Links that carry a one-time code opaquely: signed (per-purpose salt), the code AES-GCM encrypted."""
+
+    def __init__(self, secret_keys: str | list[str], purpose: str, max_age: int):
+        """*secret_keys*: the current key, or the current key first and then earlier ones (they only read)."""
+        ring = [secret_keys] if isinstance(secret_keys, str) else list(secret_keys)
+        self._signer = LinkSigner(ring[::-1], purpose, max_age)  # itsdangerous signs with the last
+        self._ciphers = [AESGCM(keys.derive(key, f"link-code/{purpose}")) for key in ring]
+        self._purpose = purpose.encode()
+
+    def _bound_to(self, row_id: int) -> bytes:
+        # Associated data: a sealed code only opens for the row (and purpose) it was made for.
+        return self._purpose + b"/" + str(row_id).encode()
+
+    def make(self, row_id: int, code: str) -> str:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = nonce + self._ciphers[0].encrypt(nonce, code.encode("ascii"), self._bound_to(row_id))
+        return self._signer.sign([row_id, base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")])
+
+    def read(self, token: str | None) -> LinkCheck:
+        """valid (data: a CodeLink), expired (signed long ago) or invalid (anything else)."""
+        check = self._signer.check(token)
+        if check.status != "valid":
+            return check
+        data = check.data
+        if not (isinstance(data, list) and len(data) == 2 and _is_row_id(data[0]) and isinstance(data[1], str)
+                and len(data[1]) <= _MAX_SEALED_TEXT):
+            return LinkCheck("invalid")
+        try:
+            sealed = base64.urlsafe_b64decode(data[1] + "=" * (-len(data[1]) % 4))
+        except (ValueError, binascii.Error):
+            return LinkCheck("invalid")
+        for cipher in self._ciphers:
+            try:
+                plain = cipher.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], self._bound_to(data[0]))
+                return LinkCheck("valid", CodeLink(data[0], plain.decode("ascii")))
+            except (InvalidTag, ValueError, UnicodeError):
+                continue
+        return LinkCheck("invalid")

@@ -72,8 +72,9 @@ def claim_next():
 
 
 def mark_sent(message):
+    """Delivered: the sealed body (it may hold a code) is erased; subject, recipient and times stay for the record."""
     with database.atomic():
-        OutboxMessage.update(status="sent", sent_at=clock.now(), last_error=None).where(
+        OutboxMessage.update(status="sent", sent_at=clock.now(), last_error=None, sealed_body=None).where(
             OutboxMessage.id == message.id
         ).execute()
 

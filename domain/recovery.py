@@ -3,40 +3,51 @@
 from __future__ import annotations
 
 import hmac
-from types import SimpleNamespace
+import secrets
 
-from domain import audit, clock, codes, issuing
+from domain import audit, clock, issuing
 from domain.accounts import normalise_username
 from models import Account, database
+
+# Compared against on the miss path, so a match and a miss do the same comparison work.
+_DECOY_ADDRESS = "nobody@decoy.invalid"
 
 
 def _same_address(stored: str, typed: str) -> bool:
     return hmac.compare_digest(stored.casefold().encode(), typed.casefold().encode())
 
 
+def _recoverable(account) -> bool:
+    """Citizens only: staff have no identification e-mail and their credentials are set on the command line."""
+    return account is not None and not account.is_staff and bool(account.email)
+
+
 def request_new_code(kapu, username, email, language, client=None) -> bool:
-    """Mail a new code (voiding earlier ones) when *username* and *email* match an account.
+    """Mail a new code (voiding earlier ones) when *username* and *email* match a citizen's account.
 
-    The miss path composes and seals a decoy message too, so both paths cost about the same.
+    Every other case (unknown name, wrong address, a staff name) does the very same work, rolled back,
+    so neither the answer nor its timing says which case it was.
     """
+    name = normalise_username(username)
     with database.atomic():
-        account = Account.by_username(normalise_username(username))
-        if account is not None and _same_address(account.email, email):
-            issuing.issue_code(kapu, account, "reset", client=client)
+        account = Account.by_username(name)
+        recoverable = _recoverable(account)
+        matched = _same_address(account.email if recoverable else _DECOY_ADDRESS, email) and recoverable
+        with database.atomic() as attempt:
+            target = account if matched else _decoy_account(language)
+            issuing.issue_code(kapu, target, "reset", client=client)
+            if not matched:
+                attempt.rollback(begin=False)  # the decoy, its code, its sealed mail and their audit line all go
+        if matched:
             audit.record("forgotten_password", "code_sent", account=account, client=client)
-            return True
-        _decoy_message(kapu, language)
-        audit.record("forgotten_password", "no_match", username=normalise_username(username)[:64], client=client)
-        return False
+        else:
+            audit.record("forgotten_password", "no_match", username=name[:64], client=client)
+        return matched
 
 
-def _decoy_message(kapu, language):
-    code = codes.generate()
-    codes.keyed_hash(kapu.code_key, code)
-    decoy = SimpleNamespace(full_name="-", display_username="-", language=language)
-    subject, text, html = kapu.compose(
-        "reset_code", language, account=decoy, code=codes.display(code),
-        link=issuing.activation_link(kapu, kapu.activation_links.sign({"c": 0, "k": code})),
-        deadline=clock.now(),
+def _decoy_account(language):
+    """A throw-away account row, so the miss path writes the same rows as a match (then rolls them back)."""
+    return Account.create(
+        username=f"-decoy-{secrets.token_hex(8)}", display_username="-", full_name="-", email=_DECOY_ADDRESS,
+        language=language, channel="online", created_at=clock.now(),
     )
-    kapu.sealer.encrypt((subject + text + html).encode())

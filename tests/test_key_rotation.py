@@ -73,7 +73,7 @@ def test_after_rotation_pending_mail_goes_out_and_the_old_link_and_code_activate
     client = new.test_client()
     client.set_cookie("session", session_cookie)
     assert '<html lang="hu"' in client.get("/").get_data(as_text=True)  # the old session still holds
-    page = client.get(link)
+    page = client.get(link, follow_redirects=True)
     assert page.status_code == 200 and f'value="{code}"' in page.get_data(as_text=True)
     client.post("/activate", data={"csrf_token": csrf_token(client), "username": "kovacs.janos", "code": code,
                                    "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})

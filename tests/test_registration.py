@@ -18,7 +18,7 @@ def test_online_registration_creates_a_pending_account_and_mails_the_code(client
         account = Account.get(Account.username == "nagy.eva")
         assert account.status == "pending" and account.channel == "online"
     assert mailbox.messages("eva@example.hu")[0][0].kind == "activation_code"
-    assert client.get(mailbox.last_link()).status_code == 200
+    assert client.get(mailbox.last_link(), follow_redirects=True).status_code == 200
 
 
 def test_a_taken_username_gets_the_same_page_and_a_mail_instead(client, app, csrf, mailbox, registered):

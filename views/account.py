@@ -1,5 +1,7 @@
 """Registration data: see the identification e-mail, change it (confirmed by link) and the password."""
 
+import functools
+
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
@@ -19,6 +21,21 @@ def _page(email_form=None, password_form=None, status=200, **context):
     password_form = password_form or PasswordChangeForm(formdata=None)
     return render_template("account.html", account=g.account, masked_email=profile.mask_email(g.account.email),
                            email_form=email_form, password_form=password_form, **context), status
+
+
+def citizens_only(view):
+    """Staff have no identification e-mail and their credentials are set on the command line: they may not
+    attach an address here (it would open forgotten password to them) nor change the password this way."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.account.is_staff:
+            audit.record(request.endpoint, "refused_staff", account=g.account, client=client_address())
+            message = _("Staff accounts have no registration data: an administrator manages them.")
+            return render_template("error.html", status=403, message=message), 403
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 @bp.get("/account")
@@ -54,6 +71,7 @@ def _refuse_unless_current_password(form, field, form_name):
 
 @bp.post("/account/email")
 @login_required
+@citizens_only
 @limited_per_client
 def change_email():
     form = EmailChangeForm()
@@ -69,6 +87,7 @@ def change_email():
 
 @bp.post("/account/password")
 @login_required
+@citizens_only
 @limited_per_client
 def change_password():
     form = PasswordChangeForm(account_username=g.account.username)
@@ -94,6 +113,7 @@ def _session_ended():
 
 @bp.post("/account/check/<field>")
 @login_required
+@citizens_only
 def check_field(field):
     form = PasswordChangeForm(meta={"csrf": False}, account_username=g.account.username)
     return check_one(form, field)

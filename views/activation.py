@@ -1,6 +1,6 @@
 """The activation page: the four-field form, its signed-link variant and its live checks."""
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, redirect, render_template, session, url_for
 
 from domain import activation, issuing, limits
 from forms.activation import ActivationForm
@@ -16,22 +16,32 @@ STATUS_FOR = {
     activation.Outcome.LOCKED: 429,
 }
 LINK_STATUS = {"invalid": 400, "used": 409, "expired": 410}
+# The opened link's token (opaque: the code inside is encrypted) rides in the session, not in the URL.
+LINK_IN_SESSION = "activation_link"
 
 
 @bp.get("/activate")
 def show_form():
-    return render_template("activate.html", form=ActivationForm(formdata=None))
+    """The form; after an e-mail link, with its code filled in for as long as that code is live."""
+    token = session.get(LINK_IN_SESSION)
+    state = issuing.inspect_link(kapu(), token) if isinstance(token, str) else None
+    if state is None or state.status != "valid":
+        session.pop(LINK_IN_SESSION, None)
+        return render_template("activate.html", form=ActivationForm(formdata=None))
+    form = ActivationForm(formdata=None, code=state.code)
+    return render_template("activate.html", form=form, deadline=state.deadline)
 
 
 @bp.route("/activate/<token>", methods=["GET", "HEAD"])
 def open_link(token):
-    """Fill the code in from the e-mail link. Reading only: mail scanners may open it any number of times."""
-    state = issuing.inspect_link(kapu(), token, client=client_address())
+    """Answer the e-mail link with a redirect to the clean /activate, so the token leaves the address bar
+    and history. Reading only: mail scanners may open it any number of times."""
+    state = issuing.open_link(kapu(), token, client=client_address())
     if state.status != "valid":
         form = ActivationForm(formdata=None)
         return render_template("activate.html", form=form, link_problem=state.status), LINK_STATUS[state.status]
-    form = ActivationForm(formdata=None, code=state.code)
-    return render_template("activate.html", form=form, deadline=state.deadline)
+    session[LINK_IN_SESSION] = token
+    return redirect(url_for("activation.show_form"), code=303)
 
 
 @bp.post("/activate")
@@ -51,6 +61,7 @@ def submit():
     if outcome is activation.Outcome.INVALID:
         limits.record(wrong_codes, client_subject())
     if outcome is activation.Outcome.ACTIVATED:
+        session.pop(LINK_IN_SESSION, None)
         return render_template("activated.html")
     return _refill(form, outcome=outcome.value), STATUS_FOR[outcome]
 
