@@ -167,26 +167,23 @@ def test_a_code_stored_before_salts_still_activates(app, kapu, registered, mailb
     assert activate(mailbox.last_code()).status_code == 200
 
 
-def test_the_salt_migration_step_adds_the_column_and_keeps_rows(tmp_path):
-    import importlib
+def test_the_salt_migration_step_adds_the_column_and_keeps_the_released_rows(tmp_path):
+    """The released database's mailed code keeps a NULL salt (so it still verifies unsalted; the
+    activation after upgrade is proved in tests/test_migrations.py)."""
+    import sqlite3
 
-    from peewee import SqliteDatabase
-    from playhouse.migrate import SchemaMigrator
+    import migrations
+    from tests.test_migrations import open_file, released_database
 
-    step = importlib.import_module("migrations.v002_code_salt")
-    database = SqliteDatabase(str(tmp_path / "old.db"))
-    database.execute_sql(  # one_time_code as released at b8083a0
-        "CREATE TABLE one_time_code (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, "
-        "code_hash VARCHAR(64) NOT NULL, purpose VARCHAR(16) NOT NULL, created_at DATETIME NOT NULL, "
-        "expires_at DATETIME NOT NULL, failed_attempts INTEGER NOT NULL, used_at DATETIME, "
-        "voided_at DATETIME, void_reason VARCHAR(16))")
-    database.execute_sql("INSERT INTO one_time_code VALUES (1, 1, 'h', 'activation', '2026-01-01', "
-                         "'2026-01-04', 0, NULL, NULL, NULL)")
-    with database.atomic():
-        step.upgrade(SchemaMigrator.from_database(database), database)
-    assert "code_salt" in [c.name for c in database.get_columns("one_time_code")]
-    assert database.execute_sql("SELECT code_hash, code_salt FROM one_time_code").fetchall() == [("h", None)]
+    path = released_database(tmp_path / "kapu.db")
+    database = open_file(path)
+    assert 2 in migrations.upgrade(database)
     database.close()
+    with sqlite3.connect(path) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(one_time_code)")]
+        rows = connection.execute("SELECT code_hash, code_salt FROM one_time_code").fetchall()
+    assert "code_salt" in columns
+    assert rows and all(len(code_hash) == 64 and salt is None for code_hash, salt in rows)
 
 
 def test_a_sent_mail_no_longer_holds_its_sealed_body(app, registered):
