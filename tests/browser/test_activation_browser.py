@@ -48,6 +48,7 @@ def expect_valid(page, field_id):
 def test_the_email_link_shows_the_four_fields_in_order_with_the_code_filled_in(page, registered):
     response = page.goto(registered.link)
     assert response.status == 200
+    assert page.url.endswith("/activate")  # redirected: the token is not in the address bar or history
     assert field_ids(page) == FIELD_ORDER
     for name in FIELD_ORDER:
         expect(page.locator(f"label[for={name}]")).to_have_count(1)
@@ -169,6 +170,7 @@ def test_activation_with_javascript_then_login(page, registered):
 def test_activation_without_javascript_keeps_what_was_typed_and_explains_the_error(page_nojs, registered):
     page = page_nojs
     page.goto(english(registered.link))
+    assert page.url.endswith("/activate")
     expect(page.locator("#code")).to_have_value(registered.code)
     page.locator("#username").fill(registered.username)
     page.locator("#password").fill(STRONG_PASSWORD)
