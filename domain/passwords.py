@@ -132,7 +132,7 @@ def verify(hasher: PasswordHasher, stored_hash: str | None, password: str) -> tu
         return False, None
     normalised = normalise(password)
     if _verifies(hasher, stored_hash, normalised):
-        return True, (normalising(hasher).hash(normalised) if hasher.check_needs_rehash(stored_hash) else None)
+        return True, (hasher.hash(normalised) if hasher.check_needs_rehash(stored_hash) else None)
     if normalised != password and _verifies(hasher, stored_hash, password):
-        return True, normalising(hasher).hash(normalised)
+        return True, hasher.hash(normalised)
     return False, None
