@@ -92,7 +92,7 @@ class OneTimeCode(BaseModel):
 
     account = ForeignKeyField(Account, backref="codes", on_delete="CASCADE")
     code_hash = CharField(max_length=64)
-    code_salt = CharField(max_length=32, null=True)  # null: stored before salts (schema v002) existed
+    code_salt = CharField(max_length=32, null=True)  # null: stored before salts (schema v003) existed
     purpose = CharField(max_length=16)  # activation | reset
     created_at = DateTimeField()
     expires_at = DateTimeField()

@@ -177,7 +177,7 @@ def test_the_salt_migration_step_adds_the_column_and_keeps_the_released_rows(tmp
 
     path = released_database(tmp_path / "kapu.db")
     database = open_file(path)
-    assert 2 in migrations.upgrade(database)
+    assert 3 in migrations.upgrade(database)
     database.close()
     with sqlite3.connect(path) as connection:
         columns = [row[1] for row in connection.execute("PRAGMA table_info(one_time_code)")]

@@ -1,4 +1,4 @@
-"""v002: one-time codes get a per-row salt next to their keyed hash (ASVS 6.5.2).
+"""v003: one-time codes get a per-row salt next to their keyed hash (ASVS 6.5.2).
 
 Rows from before keep a NULL salt and are still checked the unsalted way, so codes already mailed work.
 """
