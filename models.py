@@ -195,8 +195,12 @@ class Article(BaseModel):
     body_hu = TextField()
     body_en = TextField()
     source = CharField(max_length=200, default="Kapu")
+    source_en = CharField(max_length=200, default="")  # the source line in English; empty: as `source`
     created_at = DateTimeField()
     modified_at = DateTimeField()
+
+    def source_in(self, language):
+        return self.source_en if language == "en" and self.source_en else self.source
 
     def title(self, language):
         return self.title_en if language == "en" else self.title_hu

@@ -35,11 +35,11 @@ def top_level():
     return list(Article.select().where(Article.parent.is_null()).order_by(Article.title_hu))
 
 
-def save(article: Article, *, title_hu, title_en, body_hu, body_en, source, actor=None):
+def save(article: Article, *, title_hu, title_en, body_hu, body_en, source, source_en="", actor=None):
     with database.atomic():
         article.title_hu, article.title_en = title_hu, title_en
         article.body_hu, article.body_en = body_hu, body_en
-        article.source = source
+        article.source, article.source_en = source, source_en or ""
         article.modified_at = clock.now()
         article.save()
         audit.record("article_saved", "done", actor=actor, detail=article.slug)
@@ -56,7 +56,8 @@ def seed_articles(folder):
             created = datetime.fromisoformat(entry["created"])
             Article.create(
                 slug=entry["slug"], parent=by_slug(entry["parent"]), title_hu=entry["title_hu"],
-                title_en=entry["title_en"], source=entry["source"], created_at=created, modified_at=created,
+                title_en=entry["title_en"], source=entry["source"],
+                source_en=entry.get("source_en", ""), created_at=created, modified_at=created,
                 body_hu=(folder / f"{entry['slug']}.hu.md").read_text(encoding="utf-8"),
                 body_en=(folder / f"{entry['slug']}.en.md").read_text(encoding="utf-8"),
             )

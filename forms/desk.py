@@ -59,7 +59,8 @@ class ArticleForm(KapuForm):
     title_en = _text(_l("Title (English)"))
     body_hu = _multiline(_l("Text (Hungarian, Markdown)"), 50_000)
     body_en = _multiline(_l("Text (English, Markdown)"), 50_000)
-    source = _text(_l("Source"))
+    source = _text(_l("Source (Hungarian)"))
+    source_en = _text(_l("Source (English)"), required=False)
 
 
 class AuditFilterForm(KapuForm):

@@ -95,7 +95,8 @@ def edit_article(slug):
         return render_template("desk_article.html", form=form, article=article), 422
     if request.form.get("action") == "save":
         articles.save(article, title_hu=form.title_hu.data, title_en=form.title_en.data, body_hu=form.body_hu.data,
-                      body_en=form.body_en.data, source=form.source.data, actor=g.account.username)
+                      body_en=form.body_en.data, source=form.source.data, source_en=form.source_en.data,
+                      actor=g.account.username)
         return redirect(url_for("help.show", slug=article.slug), code=303)
     preview = {"hu": articles.render(form.body_hu.data), "en": articles.render(form.body_en.data)}
     return render_template("desk_article.html", form=form, article=article, preview=preview)

@@ -34,6 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 5_000
 
+LANGUAGES = ["hu", "en"]  # every page a browser test checks, it checks in both
+
+
+def in_language(path, language):
+    """*path* asked for in *language* (the ?lang= switch; the choice then holds for the session)."""
+    return f"{path}{'&' if '?' in path else '?'}lang={language}"
+
+
 def _require_chromium():
     if CHROMIUM.exists():
         return

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _checked_page
+from tests.browser.conftest import LANGUAGES, _checked_page, in_language
 from tests.browser.test_accessibility import assert_accessible
 from tests.browser.test_activation_browser import english, submit
 from tests.conftest import STRONG_PASSWORD
@@ -90,9 +90,10 @@ def error_region(page, field):
 # --- Forgotten password --------------------------------------------------------------------------------------
 
 
-def ask_for_a_new_code(page, username, email):
-    page.goto(english("/forgotten-password"))
-    expect(page.locator("h1")).to_have_text("Forgotten password")
+def ask_for_a_new_code(page, username, email, language="en"):
+    page.goto(in_language("/forgotten-password", language))
+    if language == "en":
+        expect(page.locator("h1")).to_have_text("Forgotten password")
     page.locator("#username").fill(username)
     page.locator("#email").fill(email)
     return submit(page, page.locator("main form button[type=submit]").click)
@@ -283,40 +284,43 @@ def test_password_change_keeps_this_session_and_ends_the_others(page, other_page
 # --- Accessibility ------------------------------------------------------------------------------------------
 
 
-def test_axe_forgotten_password(axe_page):
-    response = axe_page.goto("/forgotten-password")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_axe_forgotten_password_and_its_answer(axe_page, registered, language):
+    response = axe_page.goto(in_language("/forgotten-password", language))
     assert response.status == 200
     assert_accessible(axe_page)
-
-
-def test_axe_forgotten_password_sent(axe_page, registered):
-    ask_for_a_new_code(axe_page, registered.username, registered.email)
-    expect(axe_page.locator("h1")).to_have_text("Check your mailbox")
+    response = ask_for_a_new_code(axe_page, registered.username, registered.email, language)
+    assert response.status == 200
+    assert axe_page.locator("html").get_attribute("lang") == language
     assert_accessible(axe_page)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("which", ["email", "password"])
-def test_axe_account_after_a_wrong_current_password(axe_page, citizen, which):
+def test_axe_account_after_a_wrong_current_password(axe_page, citizen, which, language):
     page = axe_page
     log_in(page, citizen.username)
+    page.goto(in_language("/account", language))
     if which == "email":
         form = page.locator(EMAIL_FORM)
         form.locator("input[name=email]").fill(new_address())
         form.locator("input[name=password]").fill("nem ez a jelszó")
     else:
         form = page.locator(PASSWORD_FORM)
-        current, password, confirm = password_fields(page)
+        current, password, confirm = (form.locator("input[type=password]").nth(i) for i in range(3))
         current.fill("nem ez a jelszó")
         password.fill(NEW_PASSWORD)
         confirm.fill(NEW_PASSWORD)
     response = submit(page, form.locator("button[type=submit]").click)
     assert response.status == 422
     expect(page.locator(".error-summary")).to_be_visible()
-    expect(page.locator(".error-summary")).to_contain_text("The current password is wrong")
+    expect(page.locator(".error-summary")).to_contain_text(
+        {"en": "The current password is wrong", "hu": "jelenlegi jelszó"}[language])
     assert_accessible(page)
 
 
-def test_axe_email_confirmation_page(axe_page, live_app, citizen, live_mailbox):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_axe_email_confirmation_page(axe_page, live_app, citizen, live_mailbox, language):
     from domain import profile
     from models import Account
 
@@ -324,7 +328,8 @@ def test_axe_email_confirmation_page(axe_page, live_app, citizen, live_mailbox):
     with live_app.test_request_context():
         account = Account.get(Account.username == citizen.username)
         profile.request_email_change(live_app.extensions["kapu"], account, new_email)
-    response = axe_page.goto(confirmation_link(live_mailbox, new_email))
+    response = axe_page.goto(in_language(confirmation_link(live_mailbox, new_email), language))
     assert response.status == 200
+    assert axe_page.locator("html").get_attribute("lang") == language
     expect(axe_page.locator("main form button[type=submit]")).to_be_visible()
     assert_accessible(axe_page)

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import LANGUAGES, in_language
 from tests.browser.test_accessibility import assert_accessible
 from tests.browser.test_activation_browser import english, submit
 from tests.staff_helpers import STAFF_PASSWORD, add_staff
@@ -171,27 +172,30 @@ def test_a_clerk_registers_a_citizen_at_the_desk(page, clerk, registered, live_m
 # --- Accessibility ------------------------------------------------------------------------------------------
 
 
-def test_axe_notices_with_a_current_and_a_past_notice(axe_page, notices):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_axe_notices_with_a_current_and_a_past_notice(axe_page, notices, language):
     past = notices.add(f"Lezárult: {unique_title()}")
     notices.end(past)
     current = notices.add(unique_title(), still_works="Az ügyfélkapus belépés működik.", contact="1818")
-    response = axe_page.goto("/notices")
+    response = axe_page.goto(in_language("/notices", language))
     assert response.status == 200
+    assert axe_page.locator("html").get_attribute("lang") == language
     expect(axe_page.locator("section[aria-labelledby=current-title]")).to_contain_text(current.title)
     expect(axe_page.locator("section[aria-labelledby=past-title]")).to_contain_text(past.title)
     expect(axe_page.locator("#notice-banner section")).to_be_visible()
     assert_accessible(axe_page)
 
 
-@pytest.mark.parametrize("language", ["hu", "en"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_axe_help_article(axe_page, demo_data, language):
-    response = axe_page.goto(f"/help/activation?lang={language}")
+    response = axe_page.goto(in_language("/help/activation", language))
     assert response.status == 200
     assert axe_page.locator("html").get_attribute("lang") == language
     assert_accessible(axe_page)
 
 
-def test_axe_desk_with_a_pending_registration(axe_page, live_app, clerk):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_axe_desk_with_a_pending_registration(axe_page, live_app, clerk, language):
     from domain import accounts
 
     citizen = f"kiss.anna.{uuid.uuid4().hex[:6]}"
@@ -199,5 +203,7 @@ def test_axe_desk_with_a_pending_registration(axe_page, live_app, clerk):
         accounts.register(live_app.extensions["kapu"], username=citizen, full_name="Kiss Anna",
                           email=f"{citizen}@example.hu", language="hu", channel="office", office=OFFICE)
     log_in_at_the_desk(axe_page, clerk)
+    axe_page.goto(in_language("/desk", language))
+    assert axe_page.locator("html").get_attribute("lang") == language
     expect(axe_page.locator("section[aria-labelledby=pending-title] tbody tr", has_text=citizen)).to_have_count(1)
     assert_accessible(axe_page)

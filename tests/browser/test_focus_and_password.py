@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import LANGUAGES, in_language
 from tests.browser.test_account_browser import PASSWORD_FORM, citizen, log_in  # noqa: F401 (fixture)
 from tests.browser.test_activation_browser import submit
 from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = ["hu", "en"]
 WORDS = {
     # In Hungarian the visible words are the whole name (axe's label-in-name check wants whole words).
     "hu": {"show": "Jelszó megjelenítése", "hide": "Jelszó elrejtése", "show_label": "Jelszó megjelenítése",
@@ -20,10 +20,6 @@ WORDS = {
     "en": {"show": "Show", "hide": "Hide", "show_label": "Show password", "hide_label": "Hide password",
            "shown": "Your password is shown.", "hidden": "Your password is hidden."},
 }
-
-
-def in_language(path, language):
-    return f"{path}{'&' if '?' in path else '?'}lang={language}"
 
 
 def focused(page):

@@ -1,0 +1,132 @@
+"""200 % zoom (WCAG 1.4.4), reflow at 320 px (1.4.10) and the text-spacing override (1.4.12) on the activation,
+login and account pages, with and without errors, in both languages: no horizontal scrolling, nothing clipped
+by its box, no two pieces of text on top of each other (issue 14 item 4).
+
+A 1280 px screen at 200 % zoom lays a page out at 640 CSS px (device scale 2); 320 px is 400 %. The context
+bypasses CSP only to inject the spacing style sheet (the page's own CSP forbids inline styles)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.browser.conftest import LANGUAGES, _checked_page, in_language
+from tests.browser.test_account_browser import PASSWORD_FORM, citizen, log_in  # noqa: F401 (fixture)
+from tests.browser.test_activation_browser import submit
+
+pytestmark = pytest.mark.browser
+
+ZOOMS = {"200%": {"width": 640, "height": 720}, "400%": {"width": 320, "height": 640}}
+
+# The WCAG 1.4.12 test style sheet: what a reader's own style sheet may set, all at once.
+TEXT_SPACING = """
+* { line-height: 1.5 !important; letter-spacing: 0.12em !important; word-spacing: 0.16em !important; }
+p, li, dd, dt, label, .hint { margin-bottom: 2em !important; }
+"""
+
+# Every visible box in <body>: clipped when its content is wider/taller than a box that hides overflow,
+# outside the viewport horizontally, or overlapping another box that is neither its ancestor nor descendant.
+FIND_PROBLEMS = """
+() => {
+  const problems = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth + 1) {
+    problems.push(`page scrolls sideways: ${doc.scrollWidth} > ${doc.clientWidth}`);
+  }
+  const classes = (e) => typeof e.className === 'string' && e.className.trim()
+                         ? '.' + e.className.trim().split(/\\s+/).join('.') : '';
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + classes(e) +
+                      ' "' + (e.innerText || e.value || '').trim().slice(0, 30) + '"';
+  const shown = (e) => {
+    const r = e.getBoundingClientRect();
+    const s = getComputedStyle(e);
+    return r.width > 1 && r.height > 1 && r.right > 0 && s.visibility !== 'hidden' && s.display !== 'none';
+  };
+  const boxes = [];
+  for (const e of document.body.querySelectorAll('*')) {
+    if (!shown(e) || ['SCRIPT', 'STYLE', 'OPTION'].includes(e.tagName)) continue;
+    const s = getComputedStyle(e);
+    const hides = (v) => v !== 'visible';
+    if (e.tagName !== 'INPUT' && e.tagName !== 'TEXTAREA') {
+      if (hides(s.overflowX) && e.scrollWidth > e.clientWidth + 1) problems.push(`clipped sideways: ${name(e)}`);
+      if (hides(s.overflowY) && e.scrollHeight > e.clientHeight + 1) problems.push(`clipped below: ${name(e)}`);
+    }
+    const r = e.getBoundingClientRect();
+    if (r.right > doc.clientWidth + 1 || r.left < -1) {
+      problems.push(`outside the page: ${name(e)} ${r.left}..${r.right}`);
+    }
+    // Only the boxes that carry text or take input can cover one another in a way a reader notices.
+    if (e.matches('h1, h2, h3, p, label, input, textarea, select, button, a, dt, dd, li, .hint, .field-error')) {
+      boxes.push([e, r]);
+    }
+  }
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, ra] = boxes[i], [b, rb] = boxes[j];
+      if (a.contains(b) || b.contains(a)) continue;
+      const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      if (w > 1 && h > 1) problems.push(`overlap: ${name(a)} and ${name(b)}`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+@pytest.fixture(params=list(ZOOMS))
+def zoomed_page(request, browser, base_url):
+    yield from _checked_page(browser, base_url, bypass_csp=True, viewport=ZOOMS[request.param],
+                             device_scale_factor=2)
+
+
+def check_layout(page):
+    """No problem at the zoom alone, nor with the text-spacing style sheet on top."""
+    for spaced in (False, True):
+        if spaced:
+            page.add_style_tag(content=TEXT_SPACING)
+            assert page.locator("main h1").evaluate("e => getComputedStyle(e).letterSpacing") != "normal"
+        problems = page.evaluate(FIND_PROBLEMS)
+        what = "with the text-spacing style sheet" if spaced else "zoomed"
+        assert not problems, f"{page.url} {what}:\n" + json.dumps(problems, indent=1, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_activation_page(zoomed_page, registered, language):
+    page = zoomed_page
+    page.goto(in_language(registered.link, language))
+    check_layout(page)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_activation_page_with_errors_and_a_shown_password(zoomed_page, language):
+    page = zoomed_page
+    page.goto(in_language("/activate", language))
+    page.locator("#username").fill("nincs.ilyen")
+    page.locator("#password").fill("rövidke")
+    response = submit(page, page.locator("#activation-form button[type=submit]").click)
+    assert response.status == 422
+    page.locator("button[aria-controls=password]").click()
+    check_layout(page)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_login_page_with_errors(zoomed_page, language):
+    page = zoomed_page
+    page.goto(in_language("/login", language))
+    response = submit(page, page.locator("main form button[type=submit]").click)
+    assert response.status == 422
+    check_layout(page)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_account_page_with_errors(zoomed_page, citizen, language):  # noqa: F811
+    page = zoomed_page
+    log_in(page, citizen.username)
+    page.goto(in_language("/account", language))
+    form = page.locator(PASSWORD_FORM)
+    form.locator("input[type=password]").first.fill("nem ez a jelszavam")
+    response = submit(page, form.locator("button[type=submit]").click)
+    assert response.status >= 400
+    check_layout(page)

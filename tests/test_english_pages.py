@@ -1,0 +1,216 @@
+"""Every word of the English pages is English (issue 14 item 3): a visitor who switched to English walks the
+public pages, the forms with and without errors, the notices, help, the account and the error pages, and no
+Hungarian is left outside what people entered (names, notices as their author wrote them) and the language
+switch. The Hungarian pages are the default and are checked by tests/test_i18n.py."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from domain import notices
+from tests.conftest import STRONG_PASSWORD, csrf_token
+
+# Letters English never uses, and common Hungarian words that carry none of them.
+HUNGARIAN_LETTERS = re.compile(r"[áéíóöőúüű]", re.IGNORECASE)
+HUNGARIAN_WORDS = re.compile(r"\b(az|és|egy|vagy|nem|hogy|kell|itt|ide|kapcsolat|fiok|jelszo|kod|ugyfel)\b",
+                             re.IGNORECASE)
+# What people entered: shown as written, in whatever language they wrote it.
+FULL_NAME = "Kovács János"
+NOTICE = {"title": "Karbantartás az ügyfélkapun", "body": "Szombaton 2 és 4 óra között nem érhető el.",
+          "service": "Aktiválás", "still_works": "A bejelentkezés működik.", "contact": "ügyfélszolgálat"}
+ATTRIBUTES = {"aria-label", "title", "alt", "placeholder", "data-show", "data-hide", "data-show-label",
+              "data-hide-label", "data-shown", "data-hidden"}
+
+
+class ReadableText(HTMLParser):
+    """The text a visitor reads or hears: the page's text and labelling attributes, minus the language switch."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.parts, self.skip_depth, self.depth = [], None, 0
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in {"input", "meta", "link", "br", "hr", "img"}:
+            self._attributes(attrs)
+            return
+        self.depth += 1
+        if self.skip_depth is None and ("language-switch" in (attrs.get("class") or "") or tag in {"script", "style"}):
+            self.skip_depth = self.depth
+        self._attributes(attrs)
+
+    def handle_endtag(self, tag):
+        if tag in {"input", "meta", "link", "br", "hr", "img"}:
+            return
+        if self.skip_depth == self.depth:
+            self.skip_depth = None
+        self.depth -= 1
+
+    def handle_data(self, data):
+        if self.skip_depth is None and data.strip():
+            self.parts.append(data.strip())
+
+    def _attributes(self, attrs):
+        if self.skip_depth is None:
+            self.parts += [value for name, value in attrs.items() if name in ATTRIBUTES and value]
+
+    @property
+    def text(self):
+        return "\n".join(self.parts)
+
+
+def hungarian_leftovers(html):
+    text = ReadableText(html).text
+    for entered in (FULL_NAME, *NOTICE.values()):
+        text = text.replace(entered, "")
+    return [line for line in text.splitlines() if HUNGARIAN_LETTERS.search(line) or HUNGARIAN_WORDS.search(line)]
+
+
+@pytest.fixture
+def hungarian_site(app_config):
+    """Hungarian by default, as deployed; the visitor switches to English with the language switch."""
+    from app import create_app
+    from cli import prepare_database
+
+    app = create_app({**app_config, "KAPU_LANGUAGE": "hu"})
+    with app.app_context():
+        prepare_database()
+    yield app
+    app.extensions["kapu_database"].close()
+
+
+@pytest.fixture
+def visitor(hungarian_site):
+    client = hungarian_site.test_client()
+    assert '<html lang="en">' in client.get("/?lang=en").get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def citizen(hungarian_site):
+    """An active account registered in Hungarian (its name has Hungarian letters), and its first code's link."""
+    from domain import accounts, activation
+    from tests.conftest import Mailbox
+
+    kapu = hungarian_site.extensions["kapu"]
+    with hungarian_site.test_request_context():
+        accounts.register(kapu, username="kovacs.janos", full_name=FULL_NAME, email="janos@example.hu",
+                          language="hu", channel="online")
+    mailbox = Mailbox(hungarian_site)
+    link = mailbox.last_link()
+    with hungarian_site.test_request_context():
+        activation.activate(kapu, "kovacs.janos", mailbox.last_code(), STRONG_PASSWORD)
+    return link
+
+
+@pytest.fixture
+def notices_both(hungarian_site):
+    with hungarian_site.app_context():
+        notices.add(**NOTICE)
+        past = notices.add(**{**NOTICE, "title": NOTICE["title"]})
+        notices.end(past.id)
+
+
+def post(client, path, data, form_page=None):
+    token = csrf_token(client, form_page or path)
+    return client.post(path, data={"csrf_token": token, **data})
+
+
+def assert_english(response, expected_status=200):
+    html = response.get_data(as_text=True)
+    assert response.status_code == expected_status or (expected_status is None and response.status_code < 500)
+    assert '<html lang="en">' in html
+    leftovers = hungarian_leftovers(html)
+    assert not leftovers, f"Hungarian on an English page ({response.request.path}): {leftovers}"
+    return html
+
+
+PUBLIC_PAGES = ["/", "/activate", "/login", "/register", "/forgotten-password", "/notices", "/help",
+                "/help/registration", "/help/activation"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_pages_are_english(visitor, notices_both, path):
+    html = assert_english(visitor.get(path))
+    if path in ("/", "/notices"):
+        assert NOTICE["title"] in html  # the notice as its author wrote it, its frame in English
+
+
+def test_the_help_article_metadata_is_english(visitor):
+    html = assert_english(visitor.get("/help/activation"))
+    assert "Source: " in html and "Created: " in html and "Modified: " in html
+
+
+def test_forms_with_errors_are_english(visitor, citizen):
+    assert_english(post(visitor, "/activate", {"username": "x", "code": "nem jo", "password": "a",
+                                               "password_confirm": "b"}), 422)
+    assert_english(post(visitor, "/login", {"username": "kovacs.janos", "password": "nem ez"}), 401)
+    assert_english(post(visitor, "/register", {"username": "", "full_name": "", "email": "nem email"}), 422)
+    assert_english(post(visitor, "/forgotten-password", {"username": "", "email": ""}), 422)
+
+
+def test_the_pages_after_success_are_english(visitor, citizen):
+    assert_english(post(visitor, "/register", {"username": "nagy.eva", "full_name": "Nagy Eva",
+                                               "email": "eva@example.hu"}))
+    assert_english(post(visitor, "/forgotten-password", {"username": "kovacs.janos", "email": "janos@example.hu"}))
+    assert_english(visitor.get(citizen), None)  # the used link: its own answer, in English
+
+
+def test_the_account_page_is_english(visitor, citizen):
+    response = post(visitor, "/login", {"username": "kovacs.janos", "password": STRONG_PASSWORD})
+    assert response.status_code in (302, 303)
+    html = assert_english(visitor.get("/account"))
+    assert FULL_NAME in html
+    assert_english(post(visitor, "/account/password", {"change-current_password": "nem ez",
+                                                       "change-password": "x", "change-password_confirm": "y"},
+                        form_page="/account"), 422)
+
+
+@pytest.mark.parametrize(("path", "status"), [("/nincs-ilyen-oldal", 404), ("/activate/nem-jo-link", 400)])
+def test_error_pages_are_english(visitor, path, status):
+    assert_english(visitor.get(path), status)
+
+
+def test_a_refused_form_is_english(visitor):
+    assert_english(visitor.post("/login", data={"username": "a", "password": "b"}), 400)  # no CSRF token
+
+
+def test_the_checker_finds_hungarian():
+    """The check itself: a Hungarian word or letter outside entered text is caught; the language switch is not."""
+    page = '<nav class="language-switch"><a lang="hu">Magyar</a></nav><p>Log in</p>'
+    assert hungarian_leftovers(page) == []
+    assert hungarian_leftovers(page + "<p>Forrás: Kapu</p>") == ["Forrás: Kapu"]
+    assert hungarian_leftovers(page + '<button aria-label="Show password">x</button>') == []
+    assert hungarian_leftovers(page + '<button aria-label="Az oldal">x</button>') == ["Az oldal"]
+    assert hungarian_leftovers(page + '<input value="Kovács" aria-label="Name">') == []  # what was typed
+    assert hungarian_leftovers(f"<p>Dear {FULL_NAME},</p>") == []
+
+
+def test_a_released_database_gets_the_english_source_line(tmp_path):
+    """Upgrading a database made before the English source line existed fills it in for the shipped wording."""
+    import migrations
+    from models import Article
+    from tests.test_migrations import open_file, released_database
+
+    database = open_file(released_database(tmp_path / "kapu.db"))
+    migrations.upgrade(database)
+    with database.bind_ctx([Article]):
+        sources = {a.slug: (a.source, a.source_in("en")) for a in Article.select()}
+    database.close()
+    assert sources["activation"] == ("Kapu, a Magyarország.hu súgója alapján",
+                                     "Kapu, based on the help pages of magyarorszag.hu")
+    assert sources["registration"] == ("Kapu", "Kapu")  # no English given: the one line, as written
+
+
+def test_an_editor_gives_the_source_line_in_both_languages(hungarian_site, visitor):
+    from domain import help as articles
+
+    with hungarian_site.app_context():
+        articles.save(articles.by_slug("registration"), title_hu="Regisztráció", title_en="Registration",
+                      body_hu="Szöveg", body_en="Text", source="Kapu ügyfélszolgálat", source_en="Kapu help desk")
+    assert "Source: Kapu help desk" in assert_english(visitor.get("/help/registration"))
+    assert "Forrás: Kapu ügyfélszolgálat" in visitor.get("/help/registration?lang=hu").get_data(as_text=True)
