@@ -225,3 +225,16 @@ def test_the_command_line_and_the_server_refuse_a_newer_schema_in_one_line(tmp_p
         assert result.stderr.strip().count("\n") == 0, result.stderr
         assert "version 99, newer than this Kapu" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_the_operator_upgrades_a_released_database_from_the_command_line(tmp_path):
+    released_database(tmp_path / "kapu.db")
+    if migrations.latest() > 1:
+        refused = run_cli(tmp_path, "notice", "list")
+        assert refused.returncode != 0 and "run `migrate`" in refused.stderr
+        assert refused.stderr.strip().count("\n") == 0
+    result = run_cli(tmp_path, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert f"the schema is at version {migrations.latest()}" in result.stdout or "current" in result.stdout
+    assert run_cli(tmp_path, "notice", "list").returncode == 0
+    assert versions_of(tmp_path / "kapu.db") == [number for number, _ in REAL_STEPS]

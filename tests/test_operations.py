@@ -163,3 +163,23 @@ def test_the_delivery_loop_purges_once_a_day_for_the_whole_deployment(app, app_c
         upkeep.tick(app)
         assert "later" not in [a.username for a in Account.select()]
         assert upkeep.last_beat() >= clock.now() - timedelta(seconds=1)
+
+
+def test_restore_refuses_a_backup_newer_than_the_code(data_dir_app, tmp_path):
+    import sqlite3
+
+    old = data_dir_app(tmp_path / "old")
+    target = tmp_path / "kapu-backup.tar"
+    assert old.test_cli_runner().invoke(args=["backup", str(target)]).exit_code == 0
+    with tarfile.open(target) as archive:
+        (tmp_path / "copy.db").write_bytes(archive.extractfile("kapu.db").read())
+    connection = sqlite3.connect(tmp_path / "copy.db")
+    with connection:
+        connection.execute("INSERT INTO schema_version (version) VALUES (99)")
+    connection.close()  # closing checkpoints the WAL into the file the tar takes
+    newer = tmp_path / "newer.tar"
+    with tarfile.open(newer, "w") as archive:
+        archive.add(tmp_path / "copy.db", arcname="kapu.db")
+    fresh = data_dir_app(tmp_path / "new")
+    result = fresh.test_cli_runner().invoke(args=["restore", str(newer)])
+    assert result.exit_code != 0 and "newer than this Kapu" in result.output
