@@ -69,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_database(app)
     logs.init_app(app, views.common.client_address)
     metrics.init_app(app)
+    app.before_request(_body_limit_of_view)  # before anything reads the form
     app.before_request(_refuse_nameless_parts)  # before CSRFProtect, which cannot read them
     app.before_request(_refuse_cross_site_posts)  # Flask-WTF checks the Referer only over https
     csrf.init_app(app)
@@ -128,6 +129,14 @@ def _init_database(app):
     def _close(_exc):
         if not database.is_closed() and not database.in_transaction():
             database.close()
+
+
+def _body_limit_of_view():
+    """A view marked with views.common.accepts_body takes a larger body (the help editor's two long texts)."""
+    limit = getattr(current_app.view_functions.get(request.endpoint), "max_request_bytes", None)
+    if limit:
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
 
 
 def _refuse_nameless_parts():

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from domain.notices import SEVERITIES
 from forms.base import KapuForm
-from forms.fields import NoControlCharacters
+from forms.fields import NoControlCharacters, unix_newlines
 from forms.registration import RegistrationForm
 
 SEVERITY_LABELS = {"info": _l("Information"), "disruption": _l("Disruption"), "outage": _l("Outage")}
@@ -29,8 +29,10 @@ class ReasonForm(KapuForm):
 
 def _text(label, required=True, max_length=200, area=False):
     validators = [DataRequired(_l("This field is required."))] if required else [Optional()]
-    validators += [Length(max=max_length, message=_l("This is too long.")), NoControlCharacters()]
-    return (TextAreaField if area else StringField)(label, validators=validators)
+    validators += [Length(max=max_length, message=_l("This is too long.")), NoControlCharacters(multiline=area)]
+    if area:
+        return TextAreaField(label, filters=[unix_newlines], validators=validators)
+    return StringField(label, validators=validators)
 
 
 class NoticeForm(KapuForm):
@@ -50,17 +52,25 @@ class NoticeForm(KapuForm):
 
 def _multiline(label, max_length):
     # Markdown keeps line breaks: only the truly invisible controls are refused (in the domain's sanitiser).
-    return TextAreaField(label, validators=[DataRequired(_l("This field is required.")),
-                                            Length(max=max_length, message=_l("This is too long."))])
+    return TextAreaField(label, filters=[unix_newlines],
+                         validators=[DataRequired(_l("This field is required.")),
+                                     Length(max=max_length, message=_l("This is too long."))])
+
+
+ARTICLE_BODY_MAX = 50_000
 
 
 class ArticleForm(KapuForm):
     title_hu = _text(_l("Title (Hungarian)"))
     title_en = _text(_l("Title (English)"))
-    body_hu = _multiline(_l("Text (Hungarian, Markdown)"), 50_000)
-    body_en = _multiline(_l("Text (English, Markdown)"), 50_000)
+    body_hu = _multiline(_l("Text (Hungarian, Markdown)"), ARTICLE_BODY_MAX)
+    body_en = _multiline(_l("Text (English, Markdown)"), ARTICLE_BODY_MAX)
     source = _text(_l("Source (Hungarian)"))
     source_en = _text(_l("Source (English)"), required=False)
+
+    # Every text the form accepts must also fit the request, or a long article would be lost to a 413:
+    # a character is at most 4 UTF-8 bytes, each %XX-encoded (12 bytes); the rest fits the usual 64 KiB.
+    MAX_REQUEST_BYTES = 2 * ARTICLE_BODY_MAX * 12 + 64 * 1024
 
 
 class AuditFilterForm(KapuForm):

@@ -19,9 +19,22 @@ def _has_control_characters(text: str) -> bool:
 
 
 class NoControlCharacters:
+    """Refuses invisible and control characters; a multi-line field still takes its line breaks."""
+
+    def __init__(self, multiline=False):
+        self.multiline = multiline
+
     def __call__(self, form, field):
-        if field.data and _has_control_characters(field.data):
+        text = field.data
+        if text and self.multiline:
+            text = text.replace("\r", "").replace("\n", "")
+        if text and _has_control_characters(text):
             raise ValidationError(_l("Remove the invisible or control characters."))
+
+
+def unix_newlines(value):
+    """A textarea sends CR LF; keep one kind of line break, counted as one character as the browser counts it."""
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
 
 
 class WellFormedUsername:

@@ -23,6 +23,7 @@ from views import (
     pages,
     recovery,
     registration,
+    text,
 )
 from views.common import client_address
 
@@ -43,6 +44,8 @@ def register(app):
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)
     app.context_processor(_page_helpers)
+    app.add_template_filter(text.paragraphs, "paragraphs")
+    app.add_template_filter(text.line_breaks, "line_breaks")
 
 
 def _page_helpers():
@@ -51,8 +54,14 @@ def _page_helpers():
         "language_url": _language_url,
         "format_deadline": format_deadline,
         "format_date": lambda moment: format_datetime(moment, "yyyy-MM-dd"),
+        "machine_time": _machine_time,
         "min_password_length": lambda: current_app.extensions["kapu"].policy.min_length,
     }
+
+
+def _machine_time(moment):
+    """A stored (naive UTC) moment as a `<time datetime>` value a browser or a crawler reads unambiguously."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _language_url(code):

@@ -53,6 +53,16 @@ def limited_per_client(view):
     return wrapper
 
 
+def accepts_body(max_bytes):
+    """Let one view take a larger request body than the app-wide cap (read by the app before any form)."""
+
+    def mark(view):
+        view.max_request_bytes = max_bytes
+        return view
+
+    return mark
+
+
 def login_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):

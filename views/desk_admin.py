@@ -11,7 +11,7 @@ from domain import audit, notices
 from domain import help as articles
 from forms.desk import ArticleForm, AuditFilterForm, NoticeForm
 from models import Article
-from views.common import limited_per_client
+from views.common import accepts_body, limited_per_client
 from views.desk import staff_required
 
 bp = Blueprint("desk_admin", __name__)
@@ -28,9 +28,16 @@ def audit_log():
     events, total = audit.search(username=form.username.data or None, kind=form.kind.data or None,
                                  date_from=form.date_from.data, date_to=form.date_to.data, page=page,
                                  per_page=PER_PAGE)
-    args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("desk_audit.html", form=form, events=events, total=total, page=page,
-                           pages=max(1, math.ceil(total / PER_PAGE)), args=args)
+                           pages=max(1, math.ceil(total / PER_PAGE)), args=_filter_args(form))
+
+
+def _filter_args(form):
+    """The pagination links' query from the validated filter only: raw arguments could name url_for's own."""
+    values = {"username": form.username.data, "kind": form.kind.data,
+              "date_from": form.date_from.data.isoformat() if form.date_from.data else None,
+              "date_to": form.date_to.data.isoformat() if form.date_to.data else None}
+    return {name: value for name, value in values.items() if value}
 
 
 def _notices_page(form=None, status=200):
@@ -81,6 +88,7 @@ def article_list():
 
 
 @bp.route("/desk/help/<slug>", methods=["GET", "POST"])
+@accepts_body(ArticleForm.MAX_REQUEST_BYTES)
 @staff_required("admin")
 @limited_per_client
 def edit_article(slug):
