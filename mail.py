@@ -1,8 +1,11 @@
 """Composing mail from templates/mail/<kind>.txt and .html, in the recipient's language."""
 
 from flask import render_template
-from flask_babel import force_locale, format_datetime
+from flask_babel import force_locale, format_datetime, pgettext
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from forms.names import is_inert_in_mail
 
 SUBJECTS = {
     "activation_code": _l("Your Kapu activation code"),
@@ -18,8 +21,30 @@ def format_deadline(moment) -> str:
     return format_datetime(moment, "yyyy-MM-dd HH:mm")
 
 
+class MailSafeAccount:
+    """The account as mail shows it: a name or username a mail client could turn into a link is left out."""
+
+    def __init__(self, account):
+        self._account = account
+
+    def __getattr__(self, name):
+        return getattr(self._account, name)
+
+    @property
+    def full_name(self):
+        name = self._account.full_name
+        return name if is_inert_in_mail(name) else pgettext("greeting", "customer")
+
+    @property
+    def display_username(self):
+        username = self._account.display_username
+        return username if is_inert_in_mail(username) else _("the username you registered with")
+
+
 def compose(kind: str, language: str, **context) -> tuple[str, str, str]:
     with force_locale(language):
+        if context.get("account") is not None:
+            context["account"] = MailSafeAccount(context["account"])
         if context.get("deadline") is not None:
             context["deadline_text"] = format_deadline(context["deadline"])
         subject = str(SUBJECTS[kind])

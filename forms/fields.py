@@ -86,7 +86,7 @@ def _password_message(problem, policy):
     return _l("This password is too common or too easy to guess: try a few unrelated words.")
 
 
-def username_field(label=None):
+def username_field(label=None, extra_validators=()):
     return StringField(
         label or _l("Username"),
         filters=[nfkc],
@@ -95,6 +95,7 @@ def username_field(label=None):
             Length(max=accounts.USERNAME_MAX, message=_l("A username is at most 64 characters.")),
             NoControlCharacters(),
             WellFormedUsername(),
+            *extra_validators,
         ],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )

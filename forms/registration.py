@@ -3,9 +3,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from domain.accounts import EMAIL_MAX, FULL_NAME_MAX
+from domain.accounts import EMAIL_MAX
 from forms.base import KapuForm, nfkc
 from forms.fields import NoControlCharacters, username_field
+from forms.names import NotAWebAddress, OneScript, PersonName
 
 
 class DeliverableSyntax:
@@ -30,15 +31,20 @@ def email_field(label=None):
     )
 
 
+def new_username_field(label):
+    """A username being chosen: well formed, and nothing that could pass for an address or another user."""
+    return username_field(label, extra_validators=(NotAWebAddress(), OneScript()))
+
+
 class RegistrationForm(KapuForm):
-    username = username_field(_l("Choose a username"))
+    username = new_username_field(_l("Choose a username"))
     full_name = StringField(
         _l("Full name"),
         filters=[nfkc],
         validators=[
             DataRequired(_l("Enter your full name.")),
-            Length(max=FULL_NAME_MAX, message=_l("A name is at most 200 characters.")),
             NoControlCharacters(),
+            PersonName(),
         ],
         render_kw={"autocomplete": "name"},
     )

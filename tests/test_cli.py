@@ -28,7 +28,7 @@ def test_register_refuses_bad_input_and_taken_names_with_one_line(runner, regist
     assert taken.exit_code != 0 and "already taken" in taken.output
     bad = runner.invoke(args=["register", "--username", "a", "--full-name", "X", "--email", "x@example.hu"])
     assert bad.exit_code != 0 and "--username" in bad.output
-    bad_mail = runner.invoke(args=["register", "--username", "abc", "--full-name", "X", "--email", "nope"])
+    bad_mail = runner.invoke(args=["register", "--username", "abc", "--full-name", "X Y", "--email", "nope"])
     assert bad_mail.exit_code != 0 and "--email" in bad_mail.output
 
 

@@ -1,0 +1,133 @@
+"""Names and usernames cannot carry phishing text, cannot imitate another user, and mail never links them."""
+
+import re
+
+import pytest
+
+from domain import accounts
+from models import Account, OutboxMessage
+from tests.conftest import csrf_token
+
+PHISHING = "FONTOS: a fiókját felfüggesztettük, lépjen be itt: https://kapu-gov-hu.example/belepes"
+
+
+def register(client, username="nagy.eva", full_name="Nagy Éva", email="eva@example.hu"):
+    return client.post("/register", data={"csrf_token": csrf_token(client, "/register"), "username": username,
+                                          "full_name": full_name, "email": email})
+
+
+@pytest.mark.parametrize("full_name", [
+    "Nagy Éva", "Dr. Kiss J.", "O'Brien Mary-Ann", "Szabó-Nagy Anna Mária", "Иван Петров", "李小龍", "Ng",
+    "Ο’Κόννορ Γιώργος",
+])
+def test_real_names_in_any_script_are_accepted(client, app, full_name):
+    assert register(client, full_name=full_name).status_code == 200
+    with app.app_context():
+        assert Account.get().full_name == full_name
+
+
+@pytest.mark.parametrize("full_name, message", [
+    (PHISHING, "only letters, spaces"),
+    ("Kapu.hu Ügyfélszolgálat", "only letters, spaces"),
+    ("Nagy Éva <b>", "only letters, spaces"),
+    ("Nagy Éva 2", "only letters, spaces"),
+    ("-- .", "only letters, spaces"),
+    ("É", "2 to 100 characters"),
+    ("Á" * 101, "2 to 100 characters"),
+])
+def test_names_that_are_not_names_are_refused(client, app, full_name, message):
+    response = register(client, full_name=full_name)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    with app.app_context():
+        assert Account.select().count() == 0 and OutboxMessage.select().count() == 0
+
+
+@pytest.mark.parametrize("username", [
+    "kapu-gov-hu.example", "kapu.gov.hu", "ugyfelkapu.com", "www.kapu", "wwwkapu", "http.kapu", "https-kapu",
+    "belepes.bank", "kapu.test", "kiss.co.uk", "xn--kapu-9na.x",
+])
+def test_usernames_shaped_like_web_addresses_are_refused(client, app, username):
+    response = register(client, username=username)
+    assert response.status_code == 422
+    assert "cannot look like a web address" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("username", ["\u0430nna", "ann\u0430", "kov\u0430cs.janos", "p\u0430ypal", "ivan.иванов"])
+def test_usernames_mixing_scripts_are_refused(client, app, username):
+    response = register(client, username=username)
+    assert response.status_code == 422
+    assert "letters of one alphabet" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("username", ["kovacs.janos", "nagy.eva", "szabó_anna", "анна", "иван.петров",
+                                      "γιώργος", "山田たろう", "kiss.anna.1990"])
+def test_ordinary_usernames_in_one_script_are_accepted(client, app, username):
+    assert register(client, username=username).status_code == 200
+
+
+def test_a_cyrillic_lookalike_cannot_pose_as_an_existing_user(client, app, mailbox):
+    assert register(client, username="anna", email="anna@example.hu").status_code == 200
+    impostor = register(client, username="\u0430nna", email="evil@example.hu")
+    assert impostor.status_code == 422
+    with app.app_context():
+        assert [a.username for a in Account.select()] == ["anna"]
+
+
+def test_the_command_line_uses_the_same_rules(runner, app):
+    name = runner.invoke(args=["register", "--username", "nagy.eva", "--full-name", PHISHING,
+                               "--email", "eva@example.hu"])
+    assert name.exit_code != 0 and "--full-name" in name.output and "only letters" in name.output
+    user = runner.invoke(args=["register", "--username", "kapu-gov-hu.example", "--full-name", "Nagy Éva",
+                               "--email", "eva@example.hu"])
+    assert user.exit_code != 0 and "--username" in user.output and "web address" in user.output
+    mixed = runner.invoke(args=["register", "--username", "\u0430nna", "--full-name", "Nagy Éva",
+                                "--email", "eva@example.hu"])
+    assert mixed.exit_code != 0 and "one alphabet" in mixed.output
+    with app.app_context():
+        assert Account.select().count() == 0
+
+
+def test_the_desk_uses_the_same_rules(app):
+    from tests.staff_helpers import add_staff, logged_in
+
+    add_staff(app, "clerk.bp", "clerk", office="BP-V-OKM")
+    clerk = logged_in(app, "clerk.bp")
+    response = clerk.post("/desk/register", data={"csrf_token": csrf_token(clerk, "/desk"),
+                                                  "username": "www.kapu", "full_name": PHISHING,
+                                                  "email": "x@example.hu"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "web address" in page and "only letters" in page
+
+
+def links_in_text(text):
+    """What a mail client would make clickable in a plain-text body: URLs, www. and bare domain names."""
+    return re.findall(r"https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:hu|com|example|gov)\b", text)
+
+
+@pytest.mark.parametrize("full_name, username", [
+    (PHISHING, "kapu-gov-hu.example"),  # stored before the rules existed
+    ("Kiss <a href='https://evil.example'>kattintson</a>", "kiss.anna"),
+])
+def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, kapu, mailbox, full_name, username):
+    with app.test_request_context():
+        accounts.register(kapu, username=username, full_name=full_name, email="victim@example.hu",
+                          language="hu", channel="office")
+    message, text = mailbox.messages("victim@example.hu")[0]
+    assert [link for link in links_in_text(text) if not link.startswith("http://kapu.test/")] == []
+    assert "kapu-gov-hu" not in text and "evil.example" not in text
+    assert text.startswith("Tisztelt Ügyfelünk!")
+    with app.app_context():
+        from domain import outbox
+
+        html = outbox.unseal(kapu, OutboxMessage.get(OutboxMessage.id == message.id))["html"]
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(href.startswith("http://kapu.test/") for href in hrefs)
+    assert "evil.example" not in html and "kapu-gov-hu" not in html
+
+
+def test_mail_keeps_ordinary_names_and_usernames(app, kapu, mailbox):
+    with app.test_request_context():
+        accounts.register(kapu, username="kovacs.janos", full_name="Dr. Kovács J. János",
+                          email="janos@example.hu", language="en", channel="office")
+    text = mailbox.last_text("janos@example.hu")
+    assert text.startswith("Dear Dr. Kovács J. János,") and "(kovacs.janos)" in text
