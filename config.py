@@ -6,6 +6,7 @@ import ipaddress
 import os
 import secrets
 import sys
+import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -166,6 +167,38 @@ def _mail_from(env):
     return raw
 
 
+def _smtp(env):
+    """SMTP settings: certificates are always verified; a login needs TLS unless plain text is allowed outright."""
+    starttls = _flag(env, "KAPU_SMTP_STARTTLS")
+    implicit_tls = _flag(env, "KAPU_SMTP_TLS")
+    if starttls and implicit_tls:
+        raise ConfigError("KAPU_SMTP_TLS (TLS from the first byte, port 465) and KAPU_SMTP_STARTTLS "
+                          "(upgrade on port 25/587) exclude each other: set one")
+    username = env.get("KAPU_SMTP_USERNAME") or None
+    allow_plaintext = _flag(env, "KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN")
+    host = env.get("KAPU_SMTP_HOST", "").strip() or None
+    if host and username and not (starttls or implicit_tls or allow_plaintext):
+        raise ConfigError("KAPU_SMTP_USERNAME is set without KAPU_SMTP_STARTTLS=1 or KAPU_SMTP_TLS=1: the SMTP "
+                          "password would travel in clear (KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN=1 allows it)")
+    ca_file = env.get("KAPU_SMTP_CA_FILE", "").strip() or None
+    if ca_file:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigError(f"KAPU_SMTP_CA_FILE must be a readable PEM file of CA certificates "
+                              f"({ca_file}: {getattr(error, 'strerror', None) or error})") from None
+    return {
+        "KAPU_SMTP_HOST": host,
+        "KAPU_SMTP_PORT": _integer(env, "KAPU_SMTP_PORT", 465 if implicit_tls else 25, 1, 65535),
+        "KAPU_SMTP_USERNAME": username,
+        "KAPU_SMTP_PASSWORD": env.get("KAPU_SMTP_PASSWORD") or None,
+        "KAPU_SMTP_STARTTLS": starttls,
+        "KAPU_SMTP_TLS": implicit_tls,
+        "KAPU_SMTP_CA_FILE": ca_file,
+        "KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN": allow_plaintext,
+    }
+
+
 def load(env: dict | None = None, instance_path: str = "instance") -> dict:
     """Return Flask config entries for the KAPU_* variables in *env* (default: os.environ)."""
     env = os.environ if env is None else env
@@ -174,7 +207,6 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         raise ConfigError(f"KAPU_LANGUAGE must be hu or en (got {language!r})")
     base_url = _base_url(env)
     instance_path = _data_dir(env, instance_path)
-    smtp_host = env.get("KAPU_SMTP_HOST", "").strip() or None
     return {
         "KAPU_DATA_DIR": instance_path,
         "KAPU_DATABASE_URL": _database_url(env, instance_path),
@@ -187,11 +219,7 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_CODE_TTL": _integer(env, "KAPU_CODE_TTL", 259200, 1, 366 * 86400),
         "KAPU_CODE_MAX_ATTEMPTS": _integer(env, "KAPU_CODE_MAX_ATTEMPTS", 5, 1, 1000),
         "KAPU_PASSWORD_MIN_LENGTH": _integer(env, "KAPU_PASSWORD_MIN_LENGTH", 15, 15, 64),
-        "KAPU_SMTP_HOST": smtp_host,
-        "KAPU_SMTP_PORT": _integer(env, "KAPU_SMTP_PORT", 25, 1, 65535),
-        "KAPU_SMTP_USERNAME": env.get("KAPU_SMTP_USERNAME") or None,
-        "KAPU_SMTP_PASSWORD": env.get("KAPU_SMTP_PASSWORD") or None,
-        "KAPU_SMTP_STARTTLS": _flag(env, "KAPU_SMTP_STARTTLS"),
+        **_smtp(env),
         "KAPU_MAIL_FROM": _mail_from(env),
         "KAPU_LANGUAGE": language,
         "KAPU_LOGIN_MAX_FAILURES": _integer(env, "KAPU_LOGIN_MAX_FAILURES", 5, 1, 100),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -16,6 +17,10 @@ from domain import outbox, upkeep
 log = logging.getLogger("kapu.delivery")
 
 
+class PlaintextLoginRefused(smtplib.SMTPException):
+    """The SMTP password would have gone over a connection without TLS."""
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -23,6 +28,9 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     starttls: bool = False
+    implicit_tls: bool = False
+    ca_file: str | None = None
+    allow_plaintext_login: bool = False
     timeout: float = 20.0
 
     @classmethod
@@ -35,13 +43,32 @@ class SmtpSettings:
             username=config["KAPU_SMTP_USERNAME"],
             password=config["KAPU_SMTP_PASSWORD"],
             starttls=config["KAPU_SMTP_STARTTLS"],
+            implicit_tls=config.get("KAPU_SMTP_TLS", False),
+            ca_file=config.get("KAPU_SMTP_CA_FILE"),
+            allow_plaintext_login=config.get("KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN", False),
         )
 
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificates checked against the system's CAs (or only KAPU_SMTP_CA_FILE's), names against the host."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.tls_context())
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.starttls:
+            try:
+                smtp.starttls(context=self.tls_context())
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
+
     def send(self, message: EmailMessage):
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls()
+        with self._connect() as smtp:
             if self.username:
+                if not isinstance(smtp.sock, ssl.SSLSocket) and not self.allow_plaintext_login:
+                    raise PlaintextLoginRefused("SMTP login refused: the connection is not encrypted")
                 smtp.login(self.username, self.password or "")
             smtp.send_message(message)
 
