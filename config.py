@@ -240,6 +240,7 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "KAPU_LOG_FORMAT": _log_format(env),
         "KAPU_TRUSTED_PROXIES": _trusted_proxies(env),
         # The public address decides, not the request: the cookie must not depend on the proxy being trusted.
+        "KAPU_CLIENT_CHECKS_PER_MINUTE": _integer(env, "KAPU_CLIENT_CHECKS_PER_MINUTE", 120, 1, 100000),
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "SESSION_COOKIE_NAME": "__Host-session" if base_url.startswith("https://") else "session",
     }

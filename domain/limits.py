@@ -106,6 +106,7 @@ class Limits:
     client_wrong_codes: Limit
     codes_per_account: Limit
     client_mails: Limit
+    client_checks: Limit
 
     @classmethod
     def from_config(cls, config):
@@ -115,4 +116,5 @@ class Limits:
             client_wrong_codes=Limit("client-code", config["KAPU_CLIENT_WRONG_CODES_PER_HOUR"], 3600),
             codes_per_account=Limit("account-code", config["KAPU_CODES_PER_ACCOUNT_PER_HOUR"], 3600),
             client_mails=Limit("client-mail", config["KAPU_CLIENT_MAILS_PER_HOUR"], 3600),
+            client_checks=Limit("client-check", config["KAPU_CLIENT_CHECKS_PER_MINUTE"], 60),
         )

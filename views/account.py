@@ -9,7 +9,7 @@ from domain import audit, limits, profile
 from forms.account import EmailChangeForm, PasswordChangeForm
 from views.activation import check_one
 from views.auth import end_session
-from views.common import client_address, kapu, limited_per_client, login_required, too_many
+from views.common import client_address, kapu, limited_checks, limited_per_client, login_required, too_many
 
 bp = Blueprint("account", __name__)
 
@@ -114,6 +114,7 @@ def _session_ended():
 @bp.post("/account/check/<field>")
 @login_required
 @citizens_only
+@limited_checks
 def check_field(field):
     form = PasswordChangeForm(meta={"csrf": False}, account_username=g.account.username)
     return check_one(form, field)

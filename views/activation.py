@@ -4,7 +4,7 @@ from flask import Blueprint, abort, redirect, render_template, session, url_for
 
 from domain import activation, issuing, limits
 from forms.activation import ActivationForm
-from views.common import client_address, client_subject, kapu, limited_per_client, too_many
+from views.common import client_address, client_subject, kapu, limited_checks, limited_per_client, too_many
 
 bp = Blueprint("activation", __name__)
 
@@ -73,6 +73,7 @@ def _refill(form, **context):
 
 
 @bp.post("/activate/check/<field>")
+@limited_checks
 def check_field(field):
     """Live validation of one field with the very validators the submit uses."""
     form = ActivationForm(meta={"csrf": False})

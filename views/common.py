@@ -53,6 +53,23 @@ def limited_per_client(view):
     return wrapper
 
 
+def limited_checks(view):
+    """Cap the live field checks per client address; past it, the field says so (htmx swaps a 429 too)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        wait = limits.take(kapu().limits.client_checks, client_address())
+        if wait:
+            account = getattr(g, "account", None)
+            audit.record(request.endpoint or "check", "rate_limited", account=account, client=client_address())
+            response = current_app.make_response((render_template("partials/check_limited.html"), 429))
+            response.headers["Retry-After"] = str(max(1, wait))
+            return response
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def accepts_body(max_bytes):
     """Let one view take a larger request body than the app-wide cap (read by the app before any form)."""
 

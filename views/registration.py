@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from domain import accounts, limits
 from forms.registration import RegistrationForm
 from views.activation import check_one
-from views.common import client_address, client_subject, kapu, limited_per_client, too_many
+from views.common import client_address, client_subject, kapu, limited_checks, limited_per_client, too_many
 
 bp = Blueprint("registration", __name__)
 
@@ -42,5 +42,6 @@ def submit():
 
 
 @bp.post("/register/check/<field>")
+@limited_checks
 def check_field(field):
     return check_one(RegistrationForm(meta={"csrf": False}), field)

@@ -1,0 +1,117 @@
+"""Live checks are limited per client address and cost little, whatever is typed into them."""
+
+import time
+
+import pytest
+
+from app import create_app
+from cli import prepare_database
+from domain import passwords
+from models import AuditEvent
+from tests.conftest import STRONG_PASSWORD, csrf_token
+
+LOOKALIKES = "4@8({[<3691!|70$5+%2"  # zxcvbn tries every l33t reading of these: the costly case
+
+
+@pytest.fixture
+def small_limit_app(app_config):
+    app = create_app({**app_config, "KAPU_CLIENT_CHECKS_PER_MINUTE": "5"})
+    with app.app_context():
+        prepare_database()
+    yield app
+    app.extensions["kapu_database"].close()
+
+
+def checker(app, address="203.0.113.7"):
+    client = app.test_client()
+    token = csrf_token(client, "/register")
+
+    def check(path, **data):
+        return client.post(path, data=data, headers={"X-CSRFToken": token, "HX-Request": "true"},
+                           environ_base={"REMOTE_ADDR": address})
+
+    return check
+
+
+def test_the_checks_of_one_address_are_limited_and_the_field_says_so(small_limit_app, frozen_clock):
+    check = checker(small_limit_app)
+    answers = [check("/activate/check/password", password="rövid") for _ in range(3)]
+    answers += [check("/register/check/email", email="x@example.hu") for _ in range(2)]
+    assert [a.status_code for a in answers] == [200] * 5
+    refused = check("/register/check/email", email="x@example.hu")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    body = refused.get_data(as_text=True).strip()
+    # A fragment for the field's message region, not a whole error page that would break the form.
+    assert body.startswith("<p>") and "<html" not in body and "the form is still checked when you send it" in body
+    assert check("/activate/check/code", code="ABCDE-23456").status_code == 429
+    assert checker(small_limit_app, "198.51.100.9")("/activate/check/code", code="x").status_code == 200
+    with small_limit_app.app_context():
+        assert AuditEvent.select().where(AuditEvent.outcome == "rate_limited").count() == 2
+    frozen_clock.advance(seconds=61)
+    assert check("/activate/check/password", password="rövid").status_code == 200
+
+
+def test_the_limit_message_is_in_the_visitors_language(small_limit_app):
+    check = checker(small_limit_app)
+    for _ in range(5):
+        check("/activate/check/code", code="x")
+    refused = check("/activate/check/code?lang=hu", code="x")
+    assert refused.status_code == 429 and "elküldéskor" in refused.get_data(as_text=True)
+
+
+def test_the_default_limit_lets_a_person_type_but_not_a_script_hammer(app):
+    check = checker(app)
+    statuses = [check("/activate/check/password_confirm", password="a", password_confirm="b").status_code
+                for _ in range(130)]
+    assert statuses[:120] == [200] * 120 and set(statuses[120:]) == {429}
+
+
+def test_the_account_checks_are_limited_too(small_limit_app, mailbox):
+    from domain import accounts
+
+    with small_limit_app.test_request_context():
+        accounts.register(small_limit_app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
+                          email="janos@example.hu", language="en", channel="office")
+    client = small_limit_app.test_client()
+    from tests.conftest import Mailbox
+
+    code = Mailbox(small_limit_app).last_code()
+    client.post("/activate", data={"csrf_token": csrf_token(client), "username": "kovacs.janos", "code": code,
+                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
+    client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kovacs.janos",
+                                "password": STRONG_PASSWORD})
+    token = csrf_token(client, "/account")
+    statuses = [client.post("/account/check/password", data={"change-password": "x"},
+                            headers={"X-CSRFToken": token}).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+
+
+@pytest.mark.parametrize("password", [
+    ("kerekes kút mellett áll a nyírfa, és a patak partján fütyül a rigó " * 2)[:72],
+    (LOOKALIKES * 4)[:72],
+])
+def test_a_long_password_costs_little_to_check(kapu, password):
+    assert len(password) == 72
+    started = time.process_time()
+    for _ in range(5):
+        kapu.policy.problems(password, "kovacs.janos")
+    per_check = (time.process_time() - started) / 5
+    assert per_check < 0.03, f"{per_check * 1000:.0f} ms of CPU per check"  # before: 35-50 ms, and seconds
+
+
+def test_the_live_check_and_the_submit_analyse_the_same_bounded_prefix(app, client, monkeypatch, registered,
+                                                                       mailbox):
+    seen = []
+    real = passwords.zxcvbn
+    monkeypatch.setattr(passwords, "zxcvbn", lambda text, **kw: seen.append(text) or real(text, **kw))
+    long_password = "passwordpassword" + " zöld fenyő alatt hűs patak csobog" * 2
+    token = csrf_token(client)
+    live = client.post("/activate/check/password", data={"password": long_password},
+                       headers={"X-CSRFToken": token})
+    submit = client.post("/activate", data={"csrf_token": token, "username": "kovacs.janos",
+                                            "code": mailbox.last_code(), "password": long_password,
+                                            "password_confirm": long_password})
+    assert seen == [long_password[:16], long_password[:16]]
+    # The same verdict both ways: the weak beginning is told live and refused on submit.
+    assert "too common" in live.get_data(as_text=True)
+    assert submit.status_code == 422 and "too common" in submit.get_data(as_text=True)
