@@ -1,0 +1,46 @@
+"""In Chromium: past the live-check limit the field tells so and the page keeps working (issue 8 item 3)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from domain import clock, limits
+from models import Hit
+from tests.browser.conftest import _open_page
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def checks_used_up(live_app):
+    """This browser's address (127.0.0.1) has used every live check of the current minute."""
+    kapu = live_app.extensions["kapu"]
+    limit = kapu.limits.client_checks
+    with live_app.app_context():
+        Hit.insert_many([{"key": limits.key(limit, "127.0.0.1"), "at": clock.now()}] * limit.max_count).execute()
+    yield
+    with live_app.app_context():
+        limits.clear(limit, "127.0.0.1")
+
+
+def test_a_refused_live_check_shows_a_short_message_in_the_field_and_nothing_breaks(
+        browser, base_url, live_app, checks_used_up):
+    context, page, problems = _open_page(browser, base_url)
+    try:
+        page.goto("/activate?lang=en")
+        page.evaluate("window.__kapuNoReload = 'still here'")
+        page.locator("#password").press_sequentially("rövidke")
+        error = page.locator("#password-error")
+        expect(error).to_contain_text("Too many checks from your address for now")
+        # The fragment went into the field's own message region: the form and the page are intact.
+        expect(page.locator("h1")).to_have_count(1)
+        expect(page.locator("#activation-form input#username")).to_have_count(1)
+        assert page.evaluate("window.__kapuNoReload") == "still here"
+        page.locator("#username").fill("kovacs.janos")
+        assert page.locator("#username").input_value() == "kovacs.janos"
+    finally:
+        context.close()
+    # The only complaint the browser may log is the 429 status of the refused check itself.
+    unexpected = [e for e in problems.errors if "status of 429" not in e or "/activate/check/" not in e]
+    assert unexpected == []
