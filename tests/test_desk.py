@@ -98,7 +98,7 @@ def test_desk_registration_delivers_over_smtp(app_config):
 def test_the_live_availability_check_is_for_staff_only_and_logged(app, client, clerk, registered):
     token = csrf_token(clerk, "/desk")
     taken = clerk.post("/desk/check/username", data={"username": "KOVACS.janos"}, headers={"X-CSRFToken": token})
-    free = clerk.post("/desk/check/username", data={"username": "free.name"}, headers={"X-CSRFToken": token})
+    free = clerk.post("/desk/check/username", data={"username": "free.user"}, headers={"X-CSRFToken": token})
     assert "taken" in taken.get_data(as_text=True) and free.get_data(as_text=True).strip() == ""
     outsider = client.post("/desk/check/username", data={"username": "kovacs.janos"},
                            headers={"X-CSRFToken": csrf_token(client, "/login")})
