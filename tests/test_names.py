@@ -115,7 +115,7 @@ def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, kapu, mailb
     message, text = mailbox.messages("victim@example.hu")[0]
     assert [link for link in links_in_text(text) if not link.startswith("http://kapu.test/")] == []
     assert "kapu-gov-hu" not in text and "evil.example" not in text
-    assert text.startswith("Tisztelt Ügyfelünk!")
+    assert "Tisztelt Ügyfelünk!" in text.splitlines()
     with app.app_context():
         from domain import outbox
 
@@ -130,4 +130,4 @@ def test_mail_keeps_ordinary_names_and_usernames(app, kapu, mailbox):
         accounts.register(kapu, username="kovacs.janos", full_name="Dr. Kovács J. János",
                           email="janos@example.hu", language="en", channel="office")
     text = mailbox.last_text("janos@example.hu")
-    assert text.startswith("Dear Dr. Kovács J. János,") and "(kovacs.janos)" in text
+    assert "Dear Dr. Kovács J. János," in text.splitlines() and "(kovacs.janos)" in text
