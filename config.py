@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-import sys
 import ssl
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 

@@ -58,7 +58,7 @@ def limited_checks(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        wait = limits.take(kapu().limits.client_checks, client_address())
+        wait = limits.take(kapu().limits.client_checks, client_subject())
         if wait:
             account = getattr(g, "account", None)
             audit.record(request.endpoint or "check", "rate_limited", account=account, client=client_address())
