@@ -12,6 +12,7 @@ SUBJECTS = {
     "reset_code": _l("Your new Kapu code (forgotten password)"),
     "username_taken": _l("Your Kapu registration"),
     "email_change_confirm": _l("Confirm your new Kapu identification e-mail address"),
+    "email_change_requested": _l("Someone asked to change your Kapu identification e-mail address"),
     "email_changed_notice": _l("Your Kapu identification e-mail address was changed"),
 }
 

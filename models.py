@@ -217,6 +217,16 @@ class Article(BaseModel):
         return chain
 
 
+class LoginSession(BaseModel):
+    """A login on the server: the cookie holds a random id, this row only its hash (so it can be ended)."""
+
+    token_hash = CharField(max_length=64, unique=True)
+    account = ForeignKeyField(Account, backref="sessions", on_delete="CASCADE")
+    session_version = IntegerField()  # the account's at login: a newer password ends the session
+    created_at = DateTimeField()
+    seen_at = DateTimeField()
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
     applied_at = DateTimeField(constraints=[SQL("DEFAULT CURRENT_TIMESTAMP")])
@@ -232,7 +242,8 @@ class OpsState(BaseModel):
         table_name = "ops_state"
 
 
-ALL_MODELS = [Office, Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, Notice, Article, SchemaVersion, OpsState]
+ALL_MODELS = [Office, Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, Notice, Article, LoginSession,
+              SchemaVersion, OpsState]
 
 
 def prepare_schema() -> bool:

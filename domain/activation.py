@@ -11,7 +11,7 @@ import enum
 
 from peewee import fn
 
-from domain import audit, clock, codes
+from domain import audit, clock, codes, sessions
 from domain.accounts import normalise_username
 from models import Account, OneTimeCode, database
 
@@ -114,5 +114,6 @@ def _open_account(kapu, account, row, password_hash, client) -> Outcome:
             session_version=Account.session_version + 1,
             email_change_nonce=None,
         ).where(Account.id == account.id).execute()
+        sessions.end_all(account.id)  # a reset ends every session, wherever it was opened
         audit.record("activation", "success", account=account, client=client, detail=row.purpose)
     return Outcome.ACTIVATED

@@ -27,6 +27,7 @@ class Kapu:
     sealer: MultiFernet
     activation_links: CodeLinks
     email_links: LinkSigner
+    email_cancel_links: LinkSigner  # in the notice to the old address: calls a pending change off
     limits: Limits
     code_ttl: int
     max_attempts: int
@@ -52,6 +53,7 @@ class Kapu:
             activation_links=CodeLinks(secrets_, "activate", config["KAPU_CODE_TTL"]),
             # itsdangerous signs with the last key of the list and verifies with any.
             email_links=LinkSigner(secrets_[::-1], "email-change", config["KAPU_CODE_TTL"]),
+            email_cancel_links=LinkSigner(secrets_[::-1], "email-change-cancel", config["KAPU_CODE_TTL"]),
             limits=Limits.from_config(config),
             code_ttl=config["KAPU_CODE_TTL"],
             max_attempts=config["KAPU_CODE_MAX_ATTEMPTS"],

@@ -107,6 +107,9 @@ class Limits:
     codes_per_account: Limit
     client_mails: Limit
     client_checks: Limit
+    # E-mail change requests per account (each mails a new address and the old one), apart from codes so
+    # someone holding the password cannot use up the owner's forgotten-password budget.
+    email_changes_per_account: Limit
 
     @classmethod
     def from_config(cls, config):
@@ -117,4 +120,5 @@ class Limits:
             codes_per_account=Limit("account-code", config["KAPU_CODES_PER_ACCOUNT_PER_HOUR"], 3600),
             client_mails=Limit("client-mail", config["KAPU_CLIENT_MAILS_PER_HOUR"], 3600),
             client_checks=Limit("client-check", config["KAPU_CLIENT_CHECKS_PER_MINUTE"], 60),
+            email_changes_per_account=Limit("account-email", config["KAPU_CODES_PER_ACCOUNT_PER_HOUR"], 3600),
         )

@@ -16,6 +16,7 @@ IDENTIFICATION_KINDS = frozenset(
         "reset_code",
         "username_taken",
         "email_change_confirm",
+        "email_change_requested",
         "email_changed_notice",
     }
 )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from domain import audit, issuing, outbox, passwords
+from domain import audit, issuing, outbox, passwords, sessions
 from models import Account, database
 
 
-def mask_email(address: str) -> str:
+def mask_email(address: str | None) -> str:
     """j***@example.hu: enough for the owner to recognise, little for a shoulder-surfer."""
-    local, _, domain = address.partition("@")
+    local, _, domain = (address or "").partition("@")
     return f"{local[:1]}***@{domain}"
 
 
@@ -20,8 +20,16 @@ def check_password(kapu, account, password) -> bool:
     return ok
 
 
+def void_pending_email_change(account_id):
+    """A new password, an activation or a re-issued code ends any pending change (its links die).
+
+    Call inside the transaction of that change.
+    """
+    Account.update(email_change_nonce=None).where(Account.id == account_id).execute()
+
+
 def request_email_change(kapu, account, new_email, client=None) -> bool:
-    """Send a confirmation link to *new_email*; the old address stays until the link is confirmed.
+    """Send a confirmation link to *new_email* and tell the old address, with a link to cancel.
 
     Written only while the session version is the one this request was authorised with: a request racing
     a password change finds it moved on and sends nothing (False).
@@ -34,11 +42,19 @@ def request_email_change(kapu, account, new_email, client=None) -> bool:
         if changed != 1:
             audit.record("email_change", "session_ended", account=account, client=client)
             return False
-        token = kapu.email_links.sign({"a": account.id, "e": new_email, "n": nonce})
-        link = f"{kapu.base_url}/account/email/confirm/{token}"
+        payload = {"a": account.id, "e": new_email, "n": nonce}
+        link = f"{kapu.base_url}/account/email/confirm/{kapu.email_links.sign(payload)}"
         subject, text, html = kapu.compose("email_change_confirm", account.language, account=account,
                                            new_email=new_email, link=link)
         outbox.enqueue(kapu, "email_change_confirm", new_email, subject, text, html, account=account)
+        # The cancel link goes to the old address: it names the new one only masked.
+        cancel_token = kapu.email_cancel_links.sign({**payload, "e": mask_email(new_email)})
+        cancel_link = f"{kapu.base_url}/account/email/cancel/{cancel_token}"
+        subject, text, html = kapu.compose(
+            "email_change_requested", account.language, account=account, new_email_masked=mask_email(new_email),
+            cancel_link=cancel_link, forgotten_url=f"{kapu.base_url}/forgotten-password",
+        )
+        outbox.enqueue(kapu, "email_change_requested", account.email, subject, text, html, account=account)
         audit.record("email_change", "requested", account=account, client=client)
     return True
 
@@ -48,10 +64,12 @@ class EmailLink:
     status: str  # valid | expired | invalid | used
     account: Account | None = None
     new_email: str | None = None
+    nonce: str | None = None
 
 
-def inspect_email_link(kapu, token) -> EmailLink:
-    check = kapu.email_links.check(token)
+def _inspect(signer, token) -> EmailLink:
+    """What a confirm or cancel link is worth now: it lives only while its request is the pending one."""
+    check = signer.check(token)
     if check.status == "expired":
         return EmailLink("expired")
     data = check.data if check.status == "valid" else None
@@ -64,7 +82,23 @@ def inspect_email_link(kapu, token) -> EmailLink:
         return EmailLink("invalid")
     if account.email_change_nonce is None or not secrets.compare_digest(account.email_change_nonce, data["n"]):
         return EmailLink("used")
-    return EmailLink("valid", account, data["e"])
+    return EmailLink("valid", account, data["e"], data["n"])
+
+
+def inspect_email_link(kapu, token) -> EmailLink:
+    return _inspect(kapu.email_links, token)
+
+
+def inspect_cancel_link(kapu, token) -> EmailLink:
+    """Its new_email is the masked address: that is all the cancel link carries."""
+    return _inspect(kapu.email_cancel_links, token)
+
+
+def _end_pending(link) -> int:
+    """Clear the pending request only if it is still this link's: a newer request, a reset or a cancel wins."""
+    return Account.update(email_change_nonce=None).where(
+        Account.id == link.account.id, Account.email_change_nonce == link.nonce
+    ).execute()
 
 
 def confirm_email_change(kapu, token, client=None) -> EmailLink:
@@ -72,15 +106,14 @@ def confirm_email_change(kapu, token, client=None) -> EmailLink:
     with database.atomic():
         link = inspect_email_link(kapu, token)
         if link.status == "valid":
-            account, nonce = link.account, link.account.email_change_nonce
-            # Only while this very request is still pending: a newer request, a cancel or a reset wins.
             applied = Account.update(email=link.new_email, email_change_nonce=None).where(
-                Account.id == account.id, Account.email_change_nonce == nonce
+                Account.id == link.account.id, Account.email_change_nonce == link.nonce
             ).execute()
             link = link if applied == 1 else EmailLink("used")
         if link.status != "valid":
             audit.record("email_change", f"link_{link.status}", client=client)
             return link
+        account = link.account  # as read: .email is still the old address
         subject, text, html = kapu.compose("email_changed_notice", account.language, account=account,
                                            new_email_masked=mask_email(link.new_email))
         outbox.enqueue(kapu, "email_changed_notice", account.email, subject, text, html, account=account)
@@ -88,11 +121,27 @@ def confirm_email_change(kapu, token, client=None) -> EmailLink:
         return link
 
 
-def change_password(kapu, account, new_password, client=None) -> int | None:
-    """Set a new password; every other session of the account ends (their session version is old).
+def cancel_email_change(kapu, token, client=None) -> EmailLink:
+    """The old address's owner calls off a pending change (from the notice sent when it was requested)."""
+    with database.atomic():
+        link = inspect_cancel_link(kapu, token)
+        if link.status == "valid" and _end_pending(link) != 1:
+            link = EmailLink("used")
+        audit.record("email_change", "cancelled" if link.status == "valid" else f"cancel_link_{link.status}",
+                     account=link.account, client=client)
+        return link
+
+
+@dataclass(frozen=True)
+class PasswordChanged:
+    session_token: str | None  # the new id of the session that made the change (None: it had none)
+
+
+def change_password(kapu, account, new_password, client=None, session_token=None) -> PasswordChanged | None:
+    """Set a new password: every other session ends, this one gets a new id, a pending e-mail change dies.
 
     The hash is made before the transaction; the write happens only if the session version is still the
-    one read with *account*. Returns the new session version, or None when another change came first.
+    one read with *account*. None when another change came first (then nothing is written).
     """
     new_hash = kapu.hasher.hash(new_password)
     with database.atomic():
@@ -100,4 +149,6 @@ def change_password(kapu, account, new_password, client=None) -> int | None:
             password_hash=new_hash, session_version=Account.session_version + 1, email_change_nonce=None
         ).where(Account.id == account.id, Account.session_version == account.session_version).execute()
         audit.record("password_change", "success" if changed == 1 else "conflict", account=account, client=client)
-    return account.session_version + 1 if changed == 1 else None
+        if changed != 1:
+            return None
+        return PasswordChanged(sessions.renew(account.id, session_token, account.session_version + 1))

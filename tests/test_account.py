@@ -75,7 +75,8 @@ def test_an_unconfirmed_change_changes_nothing_and_a_newer_request_kills_the_old
     request_change(client, "second@example.hu")
     assert client.get(first_link).status_code == 409
     assert account_email(app) == "janos@example.hu"
-    assert [m.kind for m, _ in mailbox.messages("janos@example.hu")] == ["activation_code"]
+    kinds = [m.kind for m, _ in mailbox.messages("janos@example.hu")]
+    assert kinds == ["activation_code", "email_change_requested", "email_change_requested"]
 
 
 def test_email_change_needs_the_current_password(app, client, active, mailbox):
@@ -128,3 +129,163 @@ def test_every_id_on_the_registration_data_page_is_unique(client, active):
     ids = re.findall(r'\sid="([^"]+)"', client.get("/account").get_data(as_text=True))
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert "change-password-error" in ids and "password-error" in ids
+
+
+# --- the old address is told at request time; a pending change dies with any recovery -------------------
+
+
+def cancel_link(mailbox, recipient="janos@example.hu"):
+    return re.search(r"http://kapu\.test(/account/email/cancel/\S+)", mailbox.last_text(recipient)).group(1)
+
+
+def form_token(page):
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+@pytest.mark.parametrize("language, words", [
+    ("hu", ["Tisztelt Kovács János!", "n***@example.hu", "Elfelejtett jelszó", "vonja vissza"]),
+    ("en", ["Dear Kovács János", "n***@example.hu", "Forgotten password"]),
+])
+def test_the_old_address_is_told_when_a_change_is_requested(app, client, active, mailbox, language, words):
+    with app.app_context():
+        Account.update(language=language).where(Account.id == active.id).execute()
+    log_in(client)
+    request_change(client)
+    message, text = mailbox.messages("janos@example.hu")[-1]
+    assert message.kind == "email_change_requested"
+    assert all(word in text for word in words), text
+    assert "new@example.hu" not in text  # masked: the attacker's address is not spelled out to anyone
+    html = outbox.unseal(app.extensions["kapu"], message)["html"]
+    assert f'<a href="http://kapu.test{cancel_link(mailbox)}">' in html
+
+
+def test_the_owner_cancels_a_pending_change_from_the_old_address(app, client, active, mailbox):
+    log_in(client)
+    request_change(client)
+    confirm, cancel = confirm_link(mailbox), cancel_link(mailbox)
+    owner = app.test_client()
+    for _ in range(2):  # mail scanners open links: a GET changes nothing
+        page = owner.get(cancel)
+        assert page.status_code == 200 and "n***@example.hu" in page.get_data(as_text=True)
+        assert owner.head(cancel).status_code == 200
+    assert app.test_client().get(confirm).status_code == 200
+    done = owner.post(cancel, data={"csrf_token": form_token(page)})
+    assert done.status_code == 200 and "was cancelled" in done.get_data(as_text=True)
+    assert app.test_client().get(confirm).status_code == 409
+    taker = app.test_client()
+    assert taker.post(confirm, data={"csrf_token": csrf_token(taker)}).status_code == 409
+    assert account_email(app) == "janos@example.hu"
+    assert owner.post(cancel, data={"csrf_token": form_token(page)}).status_code == 409
+    assert owner.post(cancel).status_code == 400  # no CSRF token: refused, nothing changes
+
+
+@pytest.mark.parametrize("token", ["garbage", "x" * 600])
+def test_broken_cancel_links_are_refused(client, token):
+    assert client.get(f"/account/email/cancel/{token}").status_code == 400
+
+
+def test_a_confirmation_link_is_not_a_cancel_link(app, client, active, mailbox):
+    log_in(client)
+    request_change(client)
+    token = confirm_link(mailbox).rsplit("/", 1)[1]
+    assert client.get(f"/account/email/cancel/{token}").status_code == 400
+
+
+def test_attacker_change_dies_when_the_owner_resets_the_password(app, active, mailbox):
+    """The issue's attack end to end: request, owner's reset, then the attacker's old link is dead."""
+    attacker = app.test_client()
+    assert log_in(attacker).status_code == 303
+    request_change(attacker, "attacker@example.org")
+    stolen_link = confirm_link(mailbox, "attacker@example.org")
+    owner = app.test_client()
+    sent = owner.post("/forgotten-password", data={"csrf_token": csrf_token(owner, "/forgotten-password"),
+                                                   "username": "kovacs.janos", "email": "janos@example.hu"})
+    assert sent.status_code == 200
+    code = re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", mailbox.last_text("janos@example.hu")).group(1)
+    reset = owner.post("/activate", data={"csrf_token": csrf_token(owner), "username": "kovacs.janos",
+                                          "code": code, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    assert reset.status_code == 200
+    assert attacker.get("/account").status_code == 303  # the attacker's session ended
+    page = attacker.get(stolen_link)
+    assert page.status_code == 409
+    assert attacker.post(stolen_link, data={"csrf_token": csrf_token(attacker)}).status_code == 409
+    assert account_email(app) == "janos@example.hu"
+    again = app.test_client()
+    again.post("/forgotten-password", data={"csrf_token": csrf_token(again, "/forgotten-password"),
+                                            "username": "kovacs.janos", "email": "janos@example.hu"})
+    assert mailbox.messages()[-1][0].recipient == "janos@example.hu"
+    assert [m.kind for m, _ in mailbox.messages("attacker@example.org")] == ["email_change_confirm"]
+
+
+def change_password_via_page(client):
+    return client.post("/account/password", data={
+        "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
+        "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
+
+
+def reissue_at_the_desk(app, client):
+    from tests.staff_helpers import add_staff, logged_in
+
+    add_staff(app, "admin.anna", "admin")
+    desk = logged_in(app, "admin.anna")
+    token = form_token(desk.get("/desk"))  # an admin's desk: the logout form carries the token
+    with app.app_context():
+        account_id = Account.get(Account.username == "kovacs.janos").id
+    response = desk.post(f"/desk/registrations/{account_id}/reissue",
+                         data={"csrf_token": token, "reason": "lost the code, identity checked"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("recovery", [change_password_via_page, reissue_at_the_desk])
+def test_a_pending_change_dies_with_a_password_change_or_a_desk_reissue(app, client, active, mailbox, recovery):
+    log_in(client)
+    request_change(client, "attacker@example.org")
+    link = confirm_link(mailbox, "attacker@example.org")
+    recovery(client) if recovery is change_password_via_page else recovery(app, client)
+    other = app.test_client()
+    assert other.get(link).status_code == 409
+    assert account_email(app) == "janos@example.hu"
+
+
+# --- e-mail change is capped like every other mail -----------------------------------------------------------
+
+
+def test_email_changes_are_capped_per_account(app, client, active, mailbox):
+    log_in(client)
+    for n in range(3):
+        assert request_change(client, f"new{n}@example.hu").status_code == 303
+    refused = client.post("/account/email?lang=hu", data={
+        "csrf_token": csrf_token(client, "/account"), "email": "new9@example.hu", "password": STRONG_PASSWORD})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Túl sok próbálkozás" in refused.get_data(as_text=True)
+    assert mailbox.messages("new9@example.hu") == []
+    with app.app_context():
+        from models import AuditEvent
+
+        refusals = AuditEvent.select().where(AuditEvent.kind == "email_change",
+                                             AuditEvent.outcome == "rate_limited")
+        assert [e.account_id for e in refusals] == [active.id]
+
+
+def test_email_changes_are_capped_per_client(app, kapu, client, active, mailbox):
+    import dataclasses
+
+    from domain.limits import Limit
+
+    kapu.limits = dataclasses.replace(kapu.limits, client_mails=Limit("client-mail", 2, 3600))
+    with app.app_context():
+        Account.create(username="szabo.eva", display_username="szabo.eva", full_name="Szabó Éva",
+                       email="eva@example.hu", status="active", created_at=active.created_at,
+                       password_hash=kapu.hasher.hash(STRONG_PASSWORD))
+    log_in(client)
+    assert request_change(client, "one@example.hu").status_code == 303
+    assert request_change(client, "two@example.hu").status_code == 303
+    same_client = app.test_client()
+    assert same_client.post("/login", data={"csrf_token": csrf_token(same_client, "/login"),
+                                            "username": "szabo.eva", "password": STRONG_PASSWORD}).status_code == 303
+    assert request_change(same_client, "eva.new@example.hu").status_code == 429
+    moved = same_client.post("/account/email", data={
+        "csrf_token": csrf_token(same_client, "/account"), "email": "eva.new@example.hu",
+        "password": STRONG_PASSWORD}, environ_base={"REMOTE_ADDR": "192.0.2.50"})
+    assert moved.status_code == 303
+    assert len(mailbox.messages("eva.new@example.hu")) == 1

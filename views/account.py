@@ -80,6 +80,12 @@ def change_email():
     refusal = _refuse_unless_current_password(form, "password", "email_form")
     if refusal:
         return refusal
+    # Each request mails two addresses: capped per account and per client like every other mail.
+    wait = limits.take(kapu().limits.email_changes_per_account, g.account.username) or limits.take(
+        kapu().limits.client_mails, client_address()
+    )
+    if wait:
+        return too_many(wait, "email_change")
     if not profile.request_email_change(kapu(), g.account, form.email.data, client=client_address()):
         return _session_ended()
     return _done(email_sent_to=form.email.data)
@@ -96,10 +102,14 @@ def change_password():
     refusal = _refuse_unless_current_password(form, "current_password", "password_form")
     if refusal:
         return refusal
-    version = profile.change_password(kapu(), g.account, form.password.data, client=client_address())
-    if version is None:
+    changed = profile.change_password(kapu(), g.account, form.password.data, client=client_address(),
+                                      session_token=session.get("sid"))
+    if changed is None:
         return _session_ended()
-    session["version"] = version  # this session stays; every other one has ended
+    if changed.session_token is None:  # this session was logged out meanwhile: the new password stands
+        end_session()
+        return redirect(url_for("auth.show_login"), code=303)
+    session["sid"] = changed.session_token  # this session goes on under a new id; every other one has ended
     return _done(password_changed=True)
 
 
@@ -140,3 +150,22 @@ def confirm_email(token):
 @bp.get("/account/email/confirmed")
 def email_confirmed():
     return render_template("email_confirmed.html")
+
+
+@bp.get("/account/email/cancel/<token>")
+def show_email_cancel(token):
+    """From the notice to the old address. A GET only shows the button; the POST cancels."""
+    link = profile.inspect_cancel_link(kapu(), token)
+    return _cancel_page(link, token)
+
+
+@bp.post("/account/email/cancel/<token>")
+@limited_per_client
+def cancel_email_change(token):
+    link = profile.cancel_email_change(kapu(), token, client=client_address())
+    return _cancel_page(link, token, cancelled=link.status == "valid")
+
+
+def _cancel_page(link, token, cancelled=False):
+    return render_template("email_cancel.html", link=link, token=token, cancelled=cancelled), LINK_STATUS.get(
+        link.status, 200)

@@ -1,40 +1,43 @@
-"""Login, logout and the "Registration data" page; sessions carry the account's session version."""
+"""Login and logout; the session cookie carries only the id of a login kept on the server."""
 
 from __future__ import annotations
-
-import time
 
 from flask import Blueprint, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
-from domain import accounts, limits
+from domain import accounts, limits, sessions
 from domain.accounts import normalise_username
 from forms.auth import LoginForm
-from models import Account
 from views.common import client_address, kapu, limited_per_client, too_many
 
 bp = Blueprint("auth", __name__)
 
-IDLE_TIMEOUT = 30 * 60
-ABSOLUTE_TIMEOUT = 12 * 60 * 60
-
 
 @bp.before_app_request
 def load_account():
-    """The logged-in account, if the session is still good: same password era, not idle, not too old."""
+    """The logged-in account, if its server-side session is still good (same password era, not timed out)."""
     g.account = None
-    account_id = session.get("account_id")
-    if account_id is None:
+    token = session.get("sid")
+    if token is None:
         return
-    now = int(time.time())
-    account = Account.get_or_none(Account.id == account_id)
-    too_idle = now - session.get("seen_at", 0) > IDLE_TIMEOUT
-    too_old = now - session.get("login_at", 0) > ABSOLUTE_TIMEOUT
-    if account is None or account.session_version != session.get("version") or too_idle or too_old:
-        session.clear()
-        return
-    session["seen_at"] = now
-    g.account = account
+    g.account = sessions.resume(token)
+    if g.account is None:
+        _forget_login()
+
+
+def _forget_login():
+    """Clear the cookie's session (a fresh CSRF token next time); the language choice stays."""
+    language = session.get("language")
+    session.clear()
+    if language:
+        session["language"] = language
+    g.account = None
+
+
+def end_session():
+    """Logout: the server forgets this session, so a copy of the cookie stops working too."""
+    sessions.end(session.get("sid"))
+    _forget_login()
 
 
 @bp.get("/login")
@@ -60,22 +63,9 @@ def login():
         error = _("The username or the password is wrong, or the account is not activated yet.")
         return render_template("login.html", form=form, login_error=error), 401
     limits.clear(failures, username)
-    language = session.get("language")
-    session.clear()  # a fresh session (and CSRF token) on login
-    now = int(time.time())
-    session.update(account_id=account.id, version=account.session_version, login_at=now, seen_at=now)
-    if language:
-        session["language"] = language
+    end_session()  # a new session id (and CSRF token) on login; an earlier one of this browser ends
+    session["sid"] = sessions.start(account)
     return redirect(url_for("desk.index" if account.is_staff else "account.show"), code=303)
-
-
-def end_session():
-    """Forget the login (the language choice stays)."""
-    language = session.get("language")
-    session.clear()
-    if language:
-        session["language"] = language
-    g.account = None
 
 
 @bp.post("/logout")
