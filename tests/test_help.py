@@ -59,6 +59,8 @@ def test_an_admin_edits_with_a_preview_and_the_modified_date_updates(app, client
     assert preview.status_code == 200 and "<strong>szöveg</strong>" in page and "<script>alert" not in page
     assert "Aktiválás, az ügyfélfiók megnyitása" in client.get("/help/activation?lang=hu").get_data(as_text=True)
     frozen_clock.advance(days=400)
+    admin = logged_in(app, "admin.one")  # 400 days on, the staff session has long timed out
+    data["csrf_token"] = csrf_token(admin, "/desk/help/activation")
     saved = admin.post("/desk/help/activation", data={**data, "action": "save"})
     assert saved.status_code == 303
     html = client.get("/help/activation?lang=hu").get_data(as_text=True)
