@@ -143,7 +143,7 @@ def form_token(page):
 
 
 @pytest.mark.parametrize("language, words", [
-    ("hu", ["Tisztelt Kovács János!", "n***@example.hu", "Elfelejtett jelszó", "vonja vissza"]),
+    ("hu", ["Tisztelt Kovács János!", "n***@example.hu", "Elfelejtett jelszó", "Vonja vissza"]),
     ("en", ["Dear Kovács János", "n***@example.hu", "Forgotten password"]),
 ])
 def test_the_old_address_is_told_when_a_change_is_requested(app, client, active, mailbox, language, words):

@@ -31,6 +31,9 @@ def sample_context(kind):
         "username_taken": {"register_url": "http://kapu.test/register"},
         "email_change_confirm": {"account": account, "link": "http://kapu.test/account/email/confirm/xyz"},
         "email_changed_notice": {"account": account, "new_email_masked": "u***@pelda.hu"},
+        "email_change_requested": {"account": account, "new_email_masked": "u***@pelda.hu",
+                                   "cancel_link": "http://kapu.test/account/email/cancel/xyz",
+                                   "forgotten_url": "http://kapu.test/forgotten-password"},
     }[kind]
 
 
