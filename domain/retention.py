@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from domain import audit, clock
-from models import Account, AuditEvent, Hit, OneTimeCode, OpsState, OutboxMessage, database
+from domain import audit, clock, sessions
+from models import Account, AuditEvent, Hit, LoginSession, OneTimeCode, OpsState, OutboxMessage, database
 
 DAY = timedelta(days=1)
 # Longer than any rate-limit window (the longest, the login window, is at most a day).
@@ -41,6 +41,7 @@ def purge(retention: Retention) -> dict[str, int]:
         "used or expired codes": _delete(OneTimeCode, _spent_before(now - timedelta(days=retention.code_days))),
         "never-activated accounts": _delete(Account, Account.id.in_(_abandoned(now, retention.pending_days))),
         "rate-limit hits": _delete(Hit, Hit.at < now - HIT_RETENTION),
+        "timed-out sessions": _delete(LoginSession, sessions.ended_by_time(now)),
     }
     if any(counts.values()):
         audit.record("purge", "done", actor="retention",

@@ -176,3 +176,11 @@ def test_a_forged_or_oversized_session_id_is_just_logged_out(app, client, active
         client.set_cookie("session", serializer.dumps({"sid": sid}))
         assert client.get("/account").status_code == 303
 
+
+def test_the_retention_purge_deletes_timed_out_sessions(app, client, logged_in, frozen_clock):
+    from domain import retention
+
+    frozen_clock.advance(hours=13)
+    with app.app_context():
+        counts = retention.purge(retention.Retention.from_config(app.config))
+    assert counts["timed-out sessions"] == 1 and session_rows(app) == 0
