@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import cli
 import config as kapu_config
+import db
 import logs
 import mail
 import metrics
@@ -112,7 +113,7 @@ def _refuse_mismatched_schema():
 
 
 def _init_database(app):
-    database = models.open_database(app.config["KAPU_DATABASE_URL"])
+    database = db.open_database(app.config["KAPU_DATABASE_URL"])
     models.database.initialize(database)
     app.extensions["kapu_database"] = database
 
@@ -120,9 +121,7 @@ def _init_database(app):
     def _connect():
         database.connect(reuse_if_open=True)
 
-    if isinstance(database, models.SqliteDatabase):
-        # SQLite: each server thread keeps its connection. Closing the last one checkpoints the WAL,
-        # which would cost every request milliseconds in proportion to what it wrote.
+    if db.keeps_connection_per_thread(database):
         return
 
     @app.teardown_appcontext

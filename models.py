@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from peewee import (
     SQL,
     CharField,
@@ -12,31 +10,12 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
-    SqliteDatabase,
     TextField,
 )
-from playhouse.db_url import connect
 
 import migrations
 
 database = DatabaseProxy()
-
-SQLITE_PRAGMAS = {
-    "journal_mode": "wal",
-    "foreign_keys": 1,
-    "busy_timeout": 5000,
-    "synchronous": "full",
-}
-
-
-def open_database(url: str):
-    """Build the database for *url*; SQLite gets WAL, foreign keys and IMMEDIATE write transactions."""
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
-    return connect(url)
 
 
 class BaseModel(Model):

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+import db
 from domain import clock
 from models import Hit, database
 
@@ -61,20 +62,54 @@ def retry_after(limit: Limit, subject: str) -> int:
     return max(1, int((free_at - clock.now()).total_seconds()) + 1)
 
 
-def record(limit: Limit, subject: str):
+def record(limit: Limit, subject: str) -> int:
+    """Count one attempt, whatever the count; the new hit's id."""
     with database.atomic():
-        Hit.create(key=key(limit, subject), at=clock.now())
+        hit = Hit.create(key=key(limit, subject), at=clock.now())
         if random.random() < 0.01:  # now and then, forget what no window can still see
             Hit.delete().where(Hit.at < clock.now() - _FORGET_AFTER).execute()
+        return hit.id
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An attempt counted before its outcome is known; give it back if it turns out not to count."""
+
+    wait: int  # seconds to wait; 0 when the attempt was allowed (and counted)
+    hit_id: int | None = None
 
 
 def take(limit: Limit, subject: str) -> int:
     """Count one attempt if the limit allows it; otherwise return the seconds to wait (nothing counted)."""
+    return hold(limit, subject).wait
+
+
+def hold(limit: Limit, subject: str) -> Hold:
+    """Like take, keeping the counted hit so it can be given back.
+
+    Check and count are one step per key (a per-key lock), so parallel requests on any database and in any
+    worker never let more than max_count through.
+    """
+    return _checked(limit, subject, retry_after)
+
+
+def hold_backoff(limit: Limit, subject: str) -> Hold:
+    """Count a failure in advance unless the back-off says wait: N parallel tries cannot all slip past it."""
+    return _checked(limit, subject, backoff)
+
+
+def _checked(limit, subject, wait_for):
     with database.atomic():
-        wait = retry_after(limit, subject)
-        if wait == 0:
-            record(limit, subject)
-        return wait
+        db.lock_key(database, key(limit, subject))
+        wait = wait_for(limit, subject)
+        return Hold(wait) if wait else Hold(0, record(limit, subject))
+
+
+def give_back(held: Hold):
+    """Uncount an attempt that turned out not to count (a right code, a right password)."""
+    if held.hit_id is not None:
+        with database.atomic():
+            Hit.delete().where(Hit.id == held.hit_id).execute()
 
 
 def clear(limit: Limit, subject: str):

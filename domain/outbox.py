@@ -6,6 +6,7 @@ import json
 import secrets
 from datetime import timedelta
 
+import db
 from domain import clock
 from models import Account, OutboxMessage, database
 
@@ -58,18 +59,46 @@ def unseal(kapu, message) -> dict:
 
 
 def claim_next():
-    """Take the oldest due message (or one whose sender died mid-send) so no other worker sends it."""
-    now = clock.now()
+    """Take the oldest due message (or one whose sender died mid-send) so no other worker sends it.
+
+    The row is locked for the claim (skipped by other claimers where the database can), and the claim is a
+    conditional update on the state that was read: a row another worker claimed first is never taken twice.
+    """
+    for _ in range(3):  # a row claimed by another worker between our read and our update: look again
+        message = _try_claim(clock.now())
+        if message is not False:
+            return message
+    return None
+
+
+def _try_claim(now):
+    """The claimed message, None when nothing is due, or False when another worker won the race."""
     with database.atomic():
         due = (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
         stale = (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - STALE_CLAIM)
-        message = OutboxMessage.select().where(due | stale).order_by(OutboxMessage.id).first()
+        candidates = OutboxMessage.select().where(due | stale).order_by(OutboxMessage.id).limit(1)
+        message = db.claim_rows_for_update(candidates).first()
         if message is None:
             return None
-        message.status = "sending"
-        message.claimed_at = now
-        message.save()
+        claimed = (
+            OutboxMessage.update(status="sending", claimed_at=now)
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.status == message.status,
+                _same_claim(message.claimed_at),
+            )
+            .execute()
+        )
+        if claimed != 1:
+            return False
+        message.status, message.claimed_at = "sending", now
         return message
+
+
+def _same_claim(claimed_at):
+    if claimed_at is None:
+        return OutboxMessage.claimed_at.is_null()
+    return OutboxMessage.claimed_at == claimed_at
 
 
 def mark_sent(message):
@@ -91,7 +120,9 @@ def mark_failed(message, error: str):
             next_attempt_at=clock.now() + delay,
             claimed_at=None,
             last_error=error[:255],
-        ).where(OutboxMessage.id == message.id).execute()
+        ).where(  # only while it is still our claim: a worker that took over a stale claim owns it now
+            OutboxMessage.id == message.id, OutboxMessage.status == "sending", _same_claim(message.claimed_at)
+        ).execute()
 
 
 def mark_undeliverable(message, reason: str):

@@ -1,28 +1,96 @@
-"""Fixtures: a fresh app on its own SQLite file per test, a client, a CLI runner, a clock and the outbox."""
+"""Fixtures: a fresh app per test on an empty database (SQLite, then PostgreSQL), a client, a CLI runner, a clock
+and the outbox.
+
+Every test that builds an app (through `app_config`) runs on both databases: `[sqlite]` on its own file,
+`[postgresql]` on a real server the session starts (tests/postgres_server.py). `--databases=sqlite` narrows a run;
+`@pytest.mark.sqlite_only` keeps a test that inspects the SQLite file itself to SQLite.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
 
+import db
 from app import create_app
 from cli import prepare_database
 from domain import clock, offices, outbox
 from models import OutboxMessage
+from tests.postgres_server import PostgresServer, server_binaries
 
 # Cheap argon2id parameters keep the suite fast; production uses argon2-cffi's RFC 9106 profile.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 STRONG_PASSWORD = "kerekes kút mellett áll a nyírfa"
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--databases", default=",".join(DATABASES),
+                     help="comma-separated databases to run the app tests on (default: %(default)s)")
+
+
+def pytest_generate_tests(metafunc):
+    if "database_url" not in metafunc.fixturenames:
+        return
+    kinds = [k for k in metafunc.config.getoption("databases").split(",") if k in DATABASES]
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        kinds = [k for k in kinds if k == "sqlite"]
+    metafunc.parametrize("database_url", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the whole run; missing binaries fail under CI and skip elsewhere."""
+    binaries = server_binaries()
+    if binaries is None:
+        message = "PostgreSQL server binaries are missing: install Debian's postgresql package"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(binaries).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_test_database(postgres_server):
+    return postgres_server.create_database()
+
+
 @pytest.fixture
-def app_config(tmp_path):
+def database_url(request, tmp_path, monkeypatch):
+    """An empty database of the kind the test is parametrised with; every connection the test opened is closed."""
+    opened = []
+    real_open = db.open_database
+
+    def open_and_remember(url):
+        database = real_open(url)
+        opened.append(database)
+        return database
+
+    monkeypatch.setattr(db, "open_database", open_and_remember)
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kapu.db'}"
+    else:
+        server, name = request.getfixturevalue("postgres_server"), request.getfixturevalue("postgres_test_database")
+        yield server.url(name)
+    for database in opened:
+        db.close_all(database)
+    if request.param == "postgresql":
+        server.empty_database(name)
+
+
+@pytest.fixture
+def app_config(database_url):
     return {
         "TESTING": True,
-        "KAPU_DATABASE_URL": f"sqlite:///{tmp_path / 'kapu.db'}",
+        "KAPU_DATABASE_URL": database_url,
         "KAPU_SECRET_KEY": "test-secret-key-that-is-long-enough",
         "KAPU_BASE_URL": "http://kapu.test",
         "KAPU_SMTP_HOST": "",
@@ -40,7 +108,6 @@ def app(app_config, tmp_path):
         prepare_database()
         offices.seed_demo_offices()
     yield app
-    app.extensions["kapu_database"].close()
 
 
 @pytest.fixture

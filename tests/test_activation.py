@@ -214,6 +214,7 @@ def test_activation_events_are_audited_without_secrets(app, registered, mailbox,
     assert mailbox.last_code().replace("-", "") not in dumped and STRONG_PASSWORD not in dumped
 
 
+@pytest.mark.sqlite_only
 def test_the_database_never_holds_the_code(app, registered, mailbox, tmp_path):
     code = mailbox.last_code().replace("-", "")
     with app.app_context():

@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from app import create_app
 from domain import accounts, activation
 from models import Account, OneTimeCode
@@ -69,6 +71,7 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
     app.extensions["kapu_database"].close()
 
 
+@pytest.mark.sqlite_only
 def test_online_backup_while_the_database_is_open(runner, app, registered, tmp_path):
     target = tmp_path / "backup.tar"
     result = runner.invoke(args=["backup", str(target)])

@@ -58,12 +58,12 @@ def _refuse_unless_current_password(form, field, form_name):
 
     A wrong one counts like a failed login and shares its back-off, so it cannot be guessed here either.
     """
-    wait = limits.backoff(kapu().limits.login_failures, g.account.username)
-    if wait:
-        return too_many(wait, request.endpoint)
+    held = limits.hold_backoff(kapu().limits.login_failures, g.account.username)
+    if held.wait:
+        return too_many(held.wait, request.endpoint)
     if profile.check_password(kapu(), g.account, form[field].data):
+        limits.give_back(held)
         return None
-    limits.record(kapu().limits.login_failures, g.account.username)
     audit.record(request.endpoint, "wrong_password", account=g.account, client=client_address())
     form[field].errors = [_("The current password is wrong.")]
     return _page(status=422, **{form_name: form})

@@ -51,15 +51,15 @@ def submit():
     if not form.validate():
         return _refill(form), 422
     # Wrong codes are also counted per client address, so one client cannot spray many usernames.
-    wrong_codes = kapu().limits.client_wrong_codes
-    wait = limits.retry_after(wrong_codes, client_subject())
-    if wait:
-        return too_many(wait, "activation")
+    # The try is counted before the code is checked (so parallel tries cannot all pass) and given back unless wrong.
+    held = limits.hold(kapu().limits.client_wrong_codes, client_subject())
+    if held.wait:
+        return too_many(held.wait, "activation")
     outcome = activation.activate(
         kapu(), form.username.data, form.code.data, form.password.data, client=client_address()
     )
-    if outcome is activation.Outcome.INVALID:
-        limits.record(wrong_codes, client_subject())
+    if outcome is not activation.Outcome.INVALID:
+        limits.give_back(held)
     if outcome is activation.Outcome.ACTIVATED:
         session.pop(LINK_IN_SESSION, None)
         return render_template("activated.html")

@@ -53,12 +53,11 @@ def login():
         return render_template("login.html", form=form), 422
     # Failures are counted per typed username, existing or not: the back-off reveals nothing.
     username, failures = normalise_username(form.username.data), kapu().limits.login_failures
-    wait = limits.backoff(failures, username)
-    if wait:
-        return too_many(wait, "login")
+    held = limits.hold_backoff(failures, username)  # counted as a failure until the password proves right
+    if held.wait:
+        return too_many(held.wait, "login")
     account = accounts.authenticate(kapu(), form.username.data, form.password.data, client=client_address())
     if account is None:
-        limits.record(failures, username)
         form.password.data = ""
         error = _("The username or the password is wrong, or the account is not activated yet.")
         return render_template("login.html", form=form, login_error=error), 401

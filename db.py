@@ -1,0 +1,93 @@
+"""Where SQLite and PostgreSQL differ (opening, row claims, per-key locks, sequences): the domain asks here only."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import parseresult_to_dict
+from playhouse.postgres_ext import PooledPsycopg3Database
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 5000,
+    "synchronous": "full",
+}
+# Per process: a worker's threads share these; a request returns its connection at teardown.
+POOL_DEFAULTS = {"max_connections": 20, "stale_timeout": 300, "timeout": 10}
+
+
+def open_database(url: str):
+    """SQLite with WAL, foreign keys and IMMEDIATE write transactions; PostgreSQL through a psycopg 3 pool."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+    if url.startswith(("postgresql://", "postgres://")):
+        options = {**POOL_DEFAULTS, **parseresult_to_dict(urlsplit(url), unquote_password=True, unquote_user=True)}
+        return PooledPsycopg3Database(options.pop("database"), **options)
+    raise ValueError(f"unsupported database URL {url!r}")
+
+
+def is_postgres(database) -> bool:
+    return isinstance(_real(database), PostgresqlDatabase)
+
+
+def keeps_connection_per_thread(database) -> bool:
+    """SQLite: each server thread keeps its connection (closing the last one checkpoints the WAL, costing ms).
+
+    PostgreSQL: a request hands its connection back to the pool when it ends.
+    """
+    return isinstance(_real(database), SqliteDatabase)
+
+
+def _real(database):
+    return database.obj if isinstance(database, DatabaseProxy) else database
+
+
+def close_all(database):
+    """Close every connection, the pooled ones of all threads included (tests, and a process that ends)."""
+    if hasattr(database, "close_all"):
+        database.close_all()
+    else:
+        database.close()
+
+
+def claim_rows_for_update(query):
+    """Rows of *query* that no other transaction holds, locked until this transaction ends.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so parallel claimers take different rows without waiting.
+    SQLite: write transactions start IMMEDIATE, so the claiming transaction already excludes every other writer.
+    """
+    if is_postgres(query.model._meta.database):
+        return query.for_update(skip_locked=True)
+    return query
+
+
+def lock_key(database, name: str):
+    """Serialise every transaction that locks *name* until it ends; call inside a write transaction.
+
+    PostgreSQL: a transaction-level advisory lock on a 64-bit hash of the name (released at commit or rollback).
+    SQLite: the IMMEDIATE write transaction already holds the database's single write lock.
+    """
+    if not database.in_transaction():
+        raise RuntimeError("lock_key needs a transaction to hold the lock")
+    if is_postgres(database):
+        number = int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:8], "big", signed=True)
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (number,))
+
+
+def reset_sequences(database, models):
+    """After rows were copied with their ids, let new rows continue past the highest id (PostgreSQL only)."""
+    if not is_postgres(database):
+        return
+    for model in models:
+        table = model._meta.table_name
+        database.execute_sql(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "  # noqa: S608 - table names are ours
+            f"COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false)"
+        )
