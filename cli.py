@@ -8,10 +8,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
+import peewee
 from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
 
+import migrations
 import operator_cli
 import serving
 from domain import accounts, delivery, notices, offices, staff, upkeep
@@ -29,7 +31,7 @@ class CommandError(click.ClickException):
 
 
 def register(app):
-    for command in (register_citizen, send_mail, serve, staff_group, notice_group):
+    for command in (register_citizen, send_mail, serve, staff_group, notice_group, move_to_postgres):
         app.cli.add_command(command)
     operator_cli.register(app)
 
@@ -226,3 +228,26 @@ def notice_end(notice_id):
     if notices.end(notice_id, actor="cli") is None:
         raise CommandError(f"there is no notice {notice_id}")
     click.echo(f"Notice {notice_id} ended.")
+
+
+@click.command("move-to-postgres")
+@click.argument("target_url")
+@with_appcontext
+def move_to_postgres(target_url):
+    """Copy this deployment's database (every account, code, mail, notice and audit line) to PostgreSQL.
+
+    Stop the server first; then start it with KAPU_DATABASE_URL set to TARGET_URL.
+    """
+    import moving
+
+    if not target_url.startswith(("postgresql://", "postgres://")):
+        raise CommandError(f"TARGET_URL must start with postgresql:// (got {target_url!r})")
+    prepare_database()
+    try:
+        copied = moving.move(current_app.extensions["kapu_database"], target_url)
+    except (moving.MoveRefused, migrations.SchemaMismatch) as error:
+        raise CommandError(str(error)) from None
+    except peewee.DatabaseError as error:
+        raise CommandError(f"cannot copy to PostgreSQL: {str(error).strip()}") from None
+    click.echo("Copied " + ", ".join(f"{count} {table}" for table, count in copied.items()) + ".")
+    click.echo("Now start Kapu with KAPU_DATABASE_URL set to the target's address.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import db
 from domain import audit, clock, codes, outbox
-from models import OneTimeCode
+from models import OneTimeCode, database
 
 MAIL_KIND = {"activation": "activation_code", "reset": "reset_code"}
 
@@ -29,6 +30,7 @@ def issue_code(kapu, account, purpose, client=None, actor=None) -> Issued:
     """Void the account's live codes, store a new one as a salted keyed hash, and mail it; inside a transaction."""
     if account.is_staff:
         raise NoCodesForStaff(account.username)
+    db.lock_key(database, f"codes:{account.id}")  # two at once would each void only the older codes: two live
     now = clock.now()
     OneTimeCode.update(voided_at=now, void_reason="superseded").where(
         OneTimeCode.account == account, OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null()

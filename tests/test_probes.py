@@ -1,0 +1,89 @@
+"""The guarantees under parallel requests, on SQLite and on PostgreSQL: threads released together at a barrier,
+each on its own database connection, as requests in several workers or servers would be."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from domain import activation, outbox
+from models import OneTimeCode, OutboxMessage
+from tests.conftest import STRONG_PASSWORD, csrf_token
+
+PARALLEL = 8
+
+
+def in_parallel(app, work, count=PARALLEL):
+    """Run work(i) in *count* threads started together; their results in order (an exception fails the test)."""
+    barrier = threading.Barrier(count, timeout=30)
+    results, errors = [None] * count, []
+
+    def run(i):
+        try:
+            with app.app_context():
+                barrier.wait()
+                results[i] = work(i)
+        except Exception as error:  # reported below, in the test's own thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a parallel request hung"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_one_code_activates_once_however_many_try_it_at_once(app, kapu, registered, mailbox):
+    code = mailbox.last_code()
+    outcomes = in_parallel(app, lambda _: activation.activate(kapu, "kovacs.janos", code, STRONG_PASSWORD))
+    assert outcomes.count(activation.Outcome.ACTIVATED) == 1
+    assert set(outcomes) - {activation.Outcome.ACTIVATED} <= {activation.Outcome.USED}
+
+
+def test_parallel_wrong_codes_are_all_counted_and_void_the_code(app, kapu, registered, mailbox):
+    code = mailbox.last_code()
+    wrong = "ABCDE-23456" if code != "ABCDE-23456" else "ABCDE-23457"
+    outcomes = in_parallel(app, lambda _: activation.activate(kapu, "kovacs.janos", wrong, STRONG_PASSWORD))
+    assert set(outcomes) == {activation.Outcome.INVALID}
+    with app.app_context():
+        row = OneTimeCode.get(OneTimeCode.account == registered.account)
+        assert row.voided_at is not None and row.failed_attempts >= kapu.max_attempts
+        assert activation.activate(kapu, "kovacs.janos", code, STRONG_PASSWORD) is activation.Outcome.LOCKED
+
+
+def test_the_hourly_code_limit_lets_exactly_three_through_at_once(app, registered, mailbox):
+    clients = [app.test_client() for _ in range(PARALLEL)]
+    tokens = [csrf_token(client, "/forgotten-password") for client in clients]
+
+    def ask(i):
+        data = {"csrf_token": tokens[i], "username": "kovacs.janos", "email": "janos@example.hu"}
+        return clients[i].post("/forgotten-password", data=data).status_code
+
+    statuses = in_parallel(app, ask)
+    limit = app.config["KAPU_CODES_PER_ACCOUNT_PER_HOUR"]
+    assert limit == 3 and sorted(statuses) == [200] * limit + [429] * (PARALLEL - limit)
+    reset_mails = [m for m, _ in mailbox.messages("janos@example.hu") if m.kind == "reset_code"]
+    assert len(reset_mails) == limit
+    with app.app_context():  # and of all the codes issued, only the newest still works
+        live = OneTimeCode.select().where(OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null())
+        assert live.count() == 1
+
+
+@pytest.fixture
+def eight_mails(app, kapu):
+    with app.app_context():
+        for i in range(PARALLEL):
+            outbox.enqueue(kapu, "activation_code", f"c{i}@example.hu", "Code", "text", "", domain="kapu.test")
+
+
+def test_parallel_outbox_claims_take_different_mails(app, eight_mails):
+    claimed = in_parallel(app, lambda _: outbox.claim_next())
+    assert None not in claimed
+    assert len({message.id for message in claimed}) == PARALLEL
+    with app.app_context():
+        assert OutboxMessage.select().where(OutboxMessage.status == "sending").count() == PARALLEL
