@@ -30,7 +30,13 @@ def issue_code(kapu, account, purpose, client=None, actor=None) -> Issued:
     """Void the account's live codes, store a new one as a salted keyed hash, and mail it; inside a transaction."""
     if account.is_staff:
         raise NoCodesForStaff(account.username)
-    db.lock_key(database, f"codes:{account.id}")  # two at once would each void only the older codes: two live
+    with database.atomic():  # the caller's transaction, or its own
+        # Per account, one at a time: two at once would each void only the older codes and leave two live.
+        db.lock_key(database, f"codes:{account.id}")
+        return _issue_code(kapu, account, purpose, client, actor)
+
+
+def _issue_code(kapu, account, purpose, client, actor) -> Issued:
     now = clock.now()
     OneTimeCode.update(voided_at=now, void_reason="superseded").where(
         OneTimeCode.account == account, OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null()
