@@ -39,6 +39,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/requests_bench.py
 	$(BIN)/python bench/serve_bench.py
+	$(BIN)/python bench/databases.py
 
 # The one-file binary: built in its own venv from the runtime pins only, plus the PyInstaller pinned for development.
 DIST_VENV := build/venv

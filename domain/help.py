@@ -10,6 +10,7 @@ from pathlib import Path
 import nh3
 from markdown_it import MarkdownIt
 
+import db
 from domain import audit, clock
 from models import Article, database
 
@@ -50,6 +51,7 @@ def seed_articles(folder):
     """Add the shipped articles (content/help) that the database does not have yet; edits are kept."""
     folder = Path(folder)
     with database.atomic():
+        db.lock_key(database, "seed-help-articles")  # two servers starting at once: one adds, the other sees them
         for entry in json.loads((folder / "articles.json").read_text(encoding="utf-8")):
             if Article.select().where(Article.slug == entry["slug"]).exists():
                 continue
