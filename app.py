@@ -83,6 +83,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     views.register(app)
     cli.register(app)
     _prepare_schema(app, strict=test_config is not None)
+    # No connection outlives the factory: a pre-forking server's workers must not share the parent's sockets.
+    db.close_all(app.extensions["kapu_database"])
     return app
 
 

@@ -53,7 +53,7 @@ def close_all(database):
     """Close every connection, the pooled ones of all threads included (tests, and a process that ends)."""
     if hasattr(database, "close_all"):
         database.close_all()
-    else:
+    elif database.database != ":memory:":  # closing would lose an in-memory database
         database.close()
 
 
