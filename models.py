@@ -14,6 +14,7 @@ from peewee import (
 )
 
 import migrations
+from db import open_database  # noqa: F401 - where tools and tests have opened a database by URL
 
 database = DatabaseProxy()
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 
+import db
 import metrics
 from domain import delivery, upkeep
 
@@ -57,9 +58,7 @@ def _ensure_log_output():
 
 
 def _release_connection(app):
-    database = app.extensions["kapu_database"]
-    if not database.is_closed():
-        database.close()
+    db.close_all(app.extensions["kapu_database"])  # pooled ones too: a forked worker must not share their sockets
 
 
 class DeliveryLease:
@@ -99,10 +98,8 @@ class DeliveryLease:
         return True
 
     def _lock_advisory(self):
-        import models
-
         if self._handle is None:
-            self._handle = models.open_database(self.url)  # a connection of its own: the lock lives with it
+            self._handle = db.open_database(self.url)  # a connection of its own: the lock lives with it
         try:
             row = self._handle.execute_sql("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()
         except Exception:
@@ -111,8 +108,8 @@ class DeliveryLease:
         return bool(row and row[0])
 
     def _close_advisory(self):
-        if self._handle is not None and not self._handle.is_closed():
-            self._handle.close()  # ending the session releases the advisory lock
+        if self._handle is not None:
+            db.close_all(self._handle)  # ending the session (not handing it back to a pool) releases the lock
         self._handle = None
 
     def release(self):

@@ -106,6 +106,7 @@ def two_servers(postgres_server, smtp, tmp_path):
         "KAPU_SMTP_PORT": str(smtp.port),
         "KAPU_LANGUAGE": "en",
         "KAPU_DATA_DIR": str(tmp_path),
+        "KAPU_WORKERS": "2",  # two servers of two pre-forked workers each: four processes on one database
     }
     servers = [KapuServer(env, free_port()) for _ in range(2)]
     try:
