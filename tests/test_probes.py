@@ -87,3 +87,18 @@ def test_parallel_outbox_claims_take_different_mails(app, eight_mails):
     assert len({message.id for message in claimed}) == PARALLEL
     with app.app_context():
         assert OutboxMessage.select().where(OutboxMessage.status == "sending").count() == PARALLEL
+
+
+def test_parallel_wrong_passwords_get_exactly_the_allowed_tries(app, registered, mailbox):
+    with app.app_context():
+        activation.activate(app.extensions["kapu"], "kovacs.janos", mailbox.last_code(), STRONG_PASSWORD)
+    clients = [app.test_client() for _ in range(PARALLEL)]
+    tokens = [csrf_token(client, "/login") for client in clients]
+
+    def guess(i):
+        data = {"csrf_token": tokens[i], "username": "kovacs.janos", "password": f"wrong guess number {i}!"}
+        return clients[i].post("/login", data=data).status_code
+
+    statuses = in_parallel(app, guess)
+    allowed = app.config["KAPU_LOGIN_MAX_FAILURES"]
+    assert sorted(statuses) == [401] * allowed + [429] * (PARALLEL - allowed)
