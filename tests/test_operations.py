@@ -86,6 +86,7 @@ def test_restore_into_a_fresh_data_folder_then_the_mailed_code_activates(data_di
     assert restored.test_cli_runner().invoke(args=["restore", "--force", str(target)]).exit_code == 0
 
 
+@pytest.mark.sqlite_only  # backup and restore handle SQLite
 def test_restore_refuses_what_is_not_a_backup(runner, tmp_path):
     junk = tmp_path / "junk.tar"
     junk.write_text("not a tar file")
@@ -93,6 +94,7 @@ def test_restore_refuses_what_is_not_a_backup(runner, tmp_path):
     assert result.exit_code != 0 and "not a Kapu backup" in result.output
 
 
+@pytest.mark.sqlite_only  # backup and restore handle SQLite
 def test_backup_says_to_keep_the_key_from_the_environment(runner, tmp_path):
     result = runner.invoke(args=["backup", str(tmp_path / "b.tar")])
     assert result.exit_code == 0
