@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import AutoField, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parseresult_to_dict
 from playhouse.postgres_ext import PooledPsycopg3Database
 
@@ -86,6 +86,8 @@ def reset_sequences(database, models):
     if not is_postgres(database):
         return
     for model in models:
+        if not isinstance(model._meta.primary_key, AutoField):
+            continue  # a table keyed by its own values has no sequence
         table = model._meta.table_name
         database.execute_sql(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "  # noqa: S608 - table names are ours

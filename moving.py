@@ -44,7 +44,7 @@ def _copy_rows(model, source) -> int:
     for row in model.select().order_by(model._meta.primary_key).dicts().bind(source).iterator():
         for field in self_references:
             if row[field.name] is not None:
-                deferred.append((row["id"], field, row[field.name]))
+                deferred.append((row[model._meta.primary_key.name], field, row[field.name]))
                 row[field.name] = None
         batch.append(row)
         if len(batch) == BATCH:
