@@ -97,7 +97,10 @@ def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(clien
 
 
 @pytest.mark.parametrize("how", [{"environ_base": {"REMOTE_ADDR": "203.0.113.9"}},
-                                 {"headers": {"X-Forwarded-For": "203.0.113.9"}}])
+                                 {"headers": {"X-Forwarded-For": "203.0.113.9"}},
+                                 # a local proxy that passes on only the scheme or the host is still a proxy
+                                 {"headers": {"X-Forwarded-Proto": "https"}},
+                                 {"headers": {"X-Forwarded-Host": "kapu.example"}}])
 def test_metrics_are_hidden_from_anyone_else(client, how):
     assert client.get("/metrics", **how).status_code == 404
 

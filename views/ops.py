@@ -8,6 +8,7 @@ import ipaddress
 from flask import Blueprint, abort, current_app, jsonify, request
 
 import metrics
+from proxies import has_forwarding_headers
 from domain import health
 
 bp = Blueprint("ops", __name__)
@@ -39,10 +40,9 @@ def _may_scrape() -> bool:
     if token:
         sent = request.headers.get("Authorization", "")
         return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
-    if any(name in request.headers for name in ("X-Forwarded-For", "Forwarded", "X-Real-IP")):
-        return False
-    peer = request.environ.get("werkzeug.proxy_fix.orig_remote_addr") or request.environ.get("REMOTE_ADDR", "")
+    if has_forwarding_headers(request.environ):
+        return False  # any proxy header, trusted or not: a local proxy would make every visitor look local
     try:
-        return ipaddress.ip_address(peer).is_loopback
+        return ipaddress.ip_address(request.environ.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:
         return False
