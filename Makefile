@@ -58,6 +58,8 @@ dist: $(HTMX) $(CATALOGS) $(DIST_VENV)/.installed
 	  --collect-submodules domain --collect-submodules views --collect-submodules forms \
 	  $(if $(wildcard migrations/__init__.py),--collect-submodules migrations) \
 	  --hidden-import gunicorn.glogging --hidden-import gunicorn.workers.gthread \
+	  --collect-all psycopg_binary --collect-submodules psycopg \
+	  --collect-data publicsuffixlist --collect-data confusable_homoglyphs \
 	  --add-data $(CURDIR)/templates:templates --add-data $(CURDIR)/static:static \
 	  --add-data $(CURDIR)/translations:translations --add-data $(CURDIR)/content:content \
 	  --add-data $(CURDIR)/build/VERSION:. packaging/kapu.py

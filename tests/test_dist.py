@@ -90,6 +90,20 @@ def test_the_binary_keeps_its_data_serves_delivers_and_survives_a_rebuild(tmp_pa
         assert server.terminate() == 0, server.stderr
 
 
+def test_the_binary_carries_the_postgresql_driver(tmp_path, postgres_server):
+    """`KAPU_DATABASE_URL=postgresql://…` is all it takes, with nothing installed beside the file."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    _install(folder)
+    env = clean_environment(KAPU_LANGUAGE="en", TMPDIR=str(tmp_path),
+                            KAPU_DATABASE_URL=postgres_server.url(postgres_server.create_database()))
+    env.pop("PYTHONPATH", None)
+    assert _kapu(folder, "init-db", env=env).returncode == 0
+    added = _kapu(folder, "notice", "add", "--title", "Áramszünet", "--body", "Hétfőn", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "Áramszünet" in _kapu(folder, "notice", "list", env=env).stdout
+
+
 def _get(url):
     import urllib.request
 
