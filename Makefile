@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python bench/databases.py
 
 # The one-file binary: built in its own venv from the runtime pins only, plus the PyInstaller pinned for development.
+# PYTHONPATH: --collect-submodules imports the packages to list them (the migration steps are found by name).
 DIST_VENV := build/venv
 PYINSTALLER_PIN = $$(grep -i '^pyinstaller==' requirements-dev.txt)
 
@@ -53,12 +54,12 @@ $(DIST_VENV)/.installed: requirements.txt requirements-dev.txt
 dist: $(HTMX) $(CATALOGS) $(DIST_VENV)/.installed
 	mkdir -p build
 	echo "$$(git describe --always --dirty 2>/dev/null || echo unknown) built $$(date -u +%Y-%m-%dT%H:%M:%SZ)" > build/VERSION
-	$(DIST_VENV)/bin/pyinstaller --noconfirm --log-level WARN --onefile --name kapu --distpath dist \
+	PYTHONPATH=$(CURDIR) $(DIST_VENV)/bin/pyinstaller --noconfirm --log-level WARN --onefile --name kapu --distpath dist \
 	  --workpath build/pyinstaller --specpath build --paths $(CURDIR) \
 	  --collect-submodules domain --collect-submodules views --collect-submodules forms \
 	  $(if $(wildcard migrations/__init__.py),--collect-submodules migrations) \
 	  --hidden-import gunicorn.glogging --hidden-import gunicorn.workers.gthread \
-	  --collect-all psycopg_binary --collect-submodules psycopg \
+	  --hidden-import psycopg_binary --collect-submodules psycopg \
 	  --collect-data publicsuffixlist --collect-data confusable_homoglyphs \
 	  --add-data $(CURDIR)/templates:templates --add-data $(CURDIR)/static:static \
 	  --add-data $(CURDIR)/translations:translations --add-data $(CURDIR)/content:content \
