@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 
 from domain import clock
 from models import AuditEvent
 
 _listeners = []
+# Control characters (NUL above all: PostgreSQL text refuses it) never reach the log, whatever a request carried.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text(value, limit):
+    return _CONTROL.sub("\ufffd", value or "")[:limit] or None
 
 
 def listen(listener):
@@ -24,10 +31,10 @@ def record(kind, outcome, *, account=None, username=None, client=None, actor=Non
         kind=kind,
         outcome=outcome,
         account=account,
-        username=(username or (account.username if account else None) or "")[:64] or None,
-        client_address=(client or "")[:64] or None,
-        actor=actor,
-        detail=(detail or "")[:255] or None,
+        username=_text(username or (account.username if account else None), 64),
+        client_address=_text(client, 64),
+        actor=_text(actor, 64),
+        detail=_text(detail, 255),
     )
 
 

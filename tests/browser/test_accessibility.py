@@ -105,6 +105,7 @@ def test_the_account_page_when_logged_in(axe_page, registered, language):
     with page.expect_response(lambda r: r.request.is_navigation_request() and r.request.method == "POST") as answer:
         page.locator("#activation-form button[type=submit]").click()
     assert answer.value.status == 200
+    page.locator("#activation-form").wait_for(state="detached")  # the answer page has replaced the form
     page.goto("/login")
     page.locator("#username").fill(registered.username)
     page.locator("#password").fill(STRONG_PASSWORD)
