@@ -8,8 +8,8 @@ import ipaddress
 from flask import Blueprint, abort, current_app, jsonify, request
 
 import metrics
-from proxies import has_forwarding_headers
 from domain import health
+from proxies import has_forwarding_headers
 
 bp = Blueprint("ops", __name__)
 
