@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,9 +13,8 @@ from playhouse.db_url import parseresult_to_dict
 from playhouse.postgres_ext import PooledPsycopg3Database
 
 SQLITE_PRAGMAS = {
-    "journal_mode": "wal",
-    "foreign_keys": 1,
     "busy_timeout": 5000,
+    "foreign_keys": 1,
     "synchronous": "full",
 }
 # Per process: a worker's threads share these; a request returns its connection at teardown.
@@ -26,11 +27,28 @@ def open_database(url: str):
         path = url[len("sqlite:///"):]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        return _WalSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     if url.startswith(("postgresql://", "postgres://")):
         options = {**POOL_DEFAULTS, **parseresult_to_dict(urlsplit(url), unquote_password=True, unquote_user=True)}
         return PooledPsycopg3Database(options.pop("database"), **options)
     raise ValueError(f"unsupported database URL {url!r}")
+
+
+class _WalSqliteDatabase(SqliteDatabase):
+    """Every connection in WAL mode. Two processes opening a new file at once both switch it, and SQLite answers
+    the loser "database is locked" at once, without its busy timeout: so the switch is retried for that long."""
+
+    def _add_conn_hooks(self, conn):
+        super()._add_conn_hooks(conn)
+        deadline = time.monotonic() + SQLITE_PRAGMAS["busy_timeout"] / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = wal")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
 
 def is_postgres(database) -> bool:
