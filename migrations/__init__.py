@@ -2,7 +2,9 @@
 
 Each step runs in its own transaction that first takes a lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: a
 transaction-level advisory lock) and re-reads the recorded version, so two processes starting at once apply
-every step exactly once. The version lives in the `schema_version` table (as released at b8083a0: one row per
+every step exactly once. An empty database is created by every step in one such transaction, so a server starting
+beside another that is creating it sees either no schema (and waits for the lock) or the current one, never half.
+The version lives in the `schema_version` table (as released at b8083a0: one row per
 applied step; the highest number is the database's version).
 """
 
@@ -71,10 +73,9 @@ def problem(database) -> str | None:
 
 
 def prepare(database) -> bool:
-    """Create the schema of an empty database; refuse any other that is not current. True when created."""
+    """Create the schema of an empty database; refuse any other that is not current. True when this call created it."""
     if current_version(database) == 0:
-        upgrade(database)
-        return True
+        return bool(_apply(database, steps()))
     reason = problem(database)
     if reason:
         raise SchemaMismatch(reason)
@@ -95,13 +96,12 @@ def upgrade(database) -> list[int]:
     for number, step in steps():
         if number <= version:
             continue
-        if _apply(database, number, step):
-            applied.append(number)
+        applied += _apply(database, [(number, step)])
     return applied
 
 
-def _apply(database, number, step) -> bool:
-    """Run one step under the lock unless another process applied it meanwhile."""
+def _apply(database, numbered_steps) -> list[int]:
+    """Run the steps in one transaction under the lock, skipping any another process applied meanwhile."""
     sqlite = isinstance(database, SqliteDatabase)
     if sqlite:
         # Steps may rebuild a table (SQLite's way to alter a column); with foreign keys on, dropping the old
@@ -113,15 +113,18 @@ def _apply(database, number, step) -> bool:
                 database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
             with database.bind_ctx([SchemaVersion]):
                 database.create_tables([SchemaVersion], safe=True)
-                if SchemaVersion.select().where(SchemaVersion.version >= number).exists():
-                    return False
-                step.upgrade(SchemaMigrator.from_database(database), database)
-                if sqlite:
-                    broken = database.execute_sql("PRAGMA foreign_key_check").fetchall()
-                    if broken:
-                        raise RuntimeError(f"migration {number:03d} left {len(broken)} broken foreign key(s)")
-                SchemaVersion.create(version=number, applied_at=datetime.now(UTC).replace(tzinfo=None))
-        return True
+                applied = []
+                for number, step in numbered_steps:
+                    if SchemaVersion.select().where(SchemaVersion.version >= number).exists():
+                        continue
+                    step.upgrade(SchemaMigrator.from_database(database), database)
+                    if sqlite:
+                        broken = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"migration {number:03d} left {len(broken)} broken foreign key(s)")
+                    SchemaVersion.create(version=number, applied_at=datetime.now(UTC).replace(tzinfo=None))
+                    applied.append(number)
+        return applied
     finally:
         if sqlite:
             database.execute_sql("PRAGMA foreign_keys = ON")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from peewee import CharField, TextField
 
+import db
 import migrations
 import models
 from app import create_app
@@ -211,6 +212,36 @@ def test_two_processes_starting_at_once_apply_each_step_once(tmp_path, monkeypat
     assert errors == []
     assert ran == ["slow"]
     assert versions_of(path) == [n for n, _ in REAL_STEPS] + [number]
+
+
+def test_a_server_starting_while_another_creates_the_schema_waits_and_finds_it_current(database_url, monkeypatch):
+    """Two servers started at once on an empty database: the second must not see half a schema and refuse it."""
+    creating = threading.Event()
+
+    def slow(migrator, database):
+        creating.set()
+        time.sleep(0.5)
+
+    (number,) = with_steps(monkeypatch, step(slow))
+    results, errors = {}, []
+
+    def start(name):
+        database = db.open_database(database_url)  # closed by the database_url fixture
+        try:
+            results[name] = migrations.prepare(database)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    first = threading.Thread(target=start, args=("first",))
+    first.start()
+    assert creating.wait(timeout=30)
+    second = threading.Thread(target=start, args=("second",))
+    second.start()
+    for thread in (first, second):
+        thread.join(timeout=30)
+    assert errors == []
+    assert results == {"first": True, "second": False}  # only the creator seeds the shipped help
+    assert migrations.current_version(db.open_database(database_url)) == number
 
 
 def run_cli(tmp_path, *args, code=None):
