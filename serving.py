@@ -19,9 +19,11 @@ import threading
 
 import db
 import metrics
-from domain import delivery, upkeep
+from domain import delivery, passwords, upkeep
 
-THREADS_PER_WORKER = 4  # argon2 releases the GIL: a worker hashes for one visitor while it answers others
+# A worker's logins queue for its hashing slot (domain.passwords) while holding a thread each: enough threads that
+# a burst of logins still leaves threads for the cheap requests (a forgotten password, a page) behind them.
+THREADS_PER_WORKER = 16
 GRACEFUL_SECONDS = 30  # requests in flight and the message being sent get this long after SIGTERM
 LEASE_RETRY_SECONDS = 2.0
 ADVISORY_LOCK_KEY = 0x4B617075  # "Kapu": the PostgreSQL advisory lock naming the deployment's deliverer
@@ -168,7 +170,10 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
 
     deliverer = {}
 
+    hashing_slots = max(1, round((os.cpu_count() or 1) / workers))  # the worker's share of the cores
+
     def post_worker_init(worker):
+        passwords.limit_concurrent_hashing(hashing_slots)
         if transport is None:
             return
         thread = deliverer["thread"] = Deliverer(app, transport)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from math import prod
@@ -114,11 +116,32 @@ def _too_guessable(password: str, username: str | None) -> bool:
     return zxcvbn(analysed_prefix(password), user_inputs=user_inputs)["score"] < _MIN_SCORE
 
 
+# How many argon2 computations this process runs at once. Each takes one core for ~0.2-0.3 s and 64 MiB: more at
+# once than the process's share of cores only makes every one slower, and while they wait for a core they hold
+# the server threads that cheap requests (a forgotten password, a page) need. The server sets it per worker.
+_hashing_slots = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
+def limit_concurrent_hashing(slots: int):
+    """Let at most *slots* argon2 hashes or verifications run at once in this process (the rest queue)."""
+    global _hashing_slots
+    _hashing_slots = threading.BoundedSemaphore(max(1, slots))
+
+
 class NormalisingHasher(PasswordHasher):
-    """argon2id that hashes the NFKC form, so every caller stores what `verify` below checks first."""
+    """argon2id that hashes the NFKC form, so every caller stores what `verify` below checks first.
+
+    Every hash and verification takes one of the process's hashing slots (see limit_concurrent_hashing).
+    """
 
     def hash(self, password, *, salt=None):
-        return super().hash(normalise(password) if isinstance(password, str) else password, salt=salt)
+        text = normalise(password) if isinstance(password, str) else password
+        with _hashing_slots:
+            return super().hash(text, salt=salt)
+
+    def verify(self, hash, password):  # noqa: A002 - argon2-cffi's parameter name
+        with _hashing_slots:
+            return super().verify(hash, password)
 
 
 def normalising(hasher: PasswordHasher) -> NormalisingHasher:
@@ -129,8 +152,12 @@ def normalising(hasher: PasswordHasher) -> NormalisingHasher:
 
 
 def new_hasher() -> NormalisingHasher:
-    """argon2id with argon2-cffi's RFC 9106 low-memory profile (t=3, 64 MiB, p=4), above OWASP's floor."""
-    return NormalisingHasher()
+    """argon2id, t=3, 64 MiB (RFC 9106's low-memory profile, above OWASP's floor) on one lane (p=1).
+
+    A server runs many logins at once: spreading one hash over four threads buys no throughput, it only takes
+    the other cores from everyone else. Hashes made with p=4 still verify and are replaced at the next login.
+    """
+    return NormalisingHasher(parallelism=1)
 
 
 def _verifies(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:

@@ -1,3 +1,5 @@
+import threading
+import time
 import unicodedata
 
 import pytest
@@ -113,3 +115,41 @@ def test_verify_returns_a_new_hash_when_parameters_were_raised():
 def test_the_production_hasher_hashes_the_nfkc_form():
     assert isinstance(passwords.new_hasher(), passwords.NormalisingHasher)
     assert FAST.verify(passwords.normalising(FAST).hash(NFD), NFC)
+
+
+def test_a_hash_made_with_four_lanes_verifies_and_is_replaced_by_a_one_lane_hash():
+    production = passwords.new_hasher()
+    four_lanes = PasswordHasher(time_cost=production.time_cost, memory_cost=production.memory_cost, parallelism=4)
+    phrase = "some long passphrase here"
+    ok, new_hash = passwords.verify(production, four_lanes.hash(phrase), phrase)
+    assert ok and "p=1" in new_hash.split("$")[3]
+    assert passwords.verify(production, new_hash, phrase) == (True, None)
+
+
+@pytest.mark.parametrize("operation", ["hash", "verify"])
+def test_no_more_hashes_run_at_once_than_the_process_has_slots(monkeypatch, operation):
+    """A burst of logins queues for the slots instead of crowding the cores (and the threads cheap requests need)."""
+    running, peak, guard = 0, 0, threading.Lock()
+
+    def slow(self, *args, **kwargs):
+        nonlocal running, peak
+        with guard:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with guard:
+            running -= 1
+        return True
+
+    monkeypatch.setattr(PasswordHasher, operation, slow)
+    monkeypatch.setattr(passwords, "_hashing_slots", passwords._hashing_slots)  # restored after the test
+    passwords.limit_concurrent_hashing(2)
+    hasher = passwords.normalising(FAST)
+    call = (lambda: hasher.hash("some long passphrase here")) if operation == "hash" else (
+        lambda: hasher.verify("$argon2id$stored", "some long passphrase here"))
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert peak == 2
