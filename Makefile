@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HTMX := static/vendor/htmx.min.js
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: setup run test bench lint translations-extract db clean dist
+.PHONY: setup run test test-fast bench lint translations-extract db clean dist
 
 setup: $(BIN)/.installed $(HTMX) $(CATALOGS) db
 
@@ -35,6 +35,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The in-process tests on SQLite: what to run after each change (`make test` before a commit runs everything).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/requests_bench.py

@@ -54,6 +54,7 @@ def test_invalid_configuration_is_named(tmp_path, name, value):
         config.load({name: value}, str(tmp_path))
 
 
+@pytest.mark.slow  # starts the command line as processes
 def test_invalid_configuration_stops_the_command_line_with_one_clear_line(tmp_path):
     env = {**os.environ, "KAPU_CODE_TTL": "soon", "KAPU_DATABASE_URL": f"sqlite:///{tmp_path}/k.db"}
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "init-db"], cwd=ROOT, env=env,

@@ -23,6 +23,8 @@ import pytest
 from tests.conftest import STRONG_PASSWORD
 from tests.smtp_server import SmtpServer, free_port
 
+pytestmark = pytest.mark.slow  # starts two servers on PostgreSQL
+
 ROOT = Path(__file__).resolve().parent.parent
 CITIZENS = 6
 CODE = re.compile(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b")

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = 120
 
 
+@pytest.mark.slow  # kill -9 of a process mid-activation
 def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
     app = create_app(app_config)
     with app.test_request_context():

@@ -251,6 +251,7 @@ def run_cli(tmp_path, *args, code=None):
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # starts the command line as processes
 def test_the_command_line_and_the_server_refuse_a_newer_schema_in_one_line(tmp_path):
     released_database(tmp_path / "kapu.db")
     with sqlite3.connect(tmp_path / "kapu.db") as connection:
@@ -263,6 +264,7 @@ def test_the_command_line_and_the_server_refuse_a_newer_schema_in_one_line(tmp_p
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # starts the command line as processes
 def test_the_operator_upgrades_a_released_database_from_the_command_line(tmp_path):
     released_database(tmp_path / "kapu.db")
     if migrations.latest() > 1:

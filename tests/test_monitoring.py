@@ -184,6 +184,7 @@ print(app.test_client().get("/metrics").get_data(as_text=True))
 """
 
 
+@pytest.mark.slow  # starts processes
 def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
     import subprocess
     import sys
@@ -195,6 +196,7 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
     assert sample(result.stdout, "kapu_http_requests_total", route="/healthz", status="200") == 2
 
 
+@pytest.mark.slow  # starts the command line as a process
 def test_json_format_end_to_end(tmp_path):
     import os
     import subprocess

@@ -76,9 +76,9 @@ def test_match_and_miss_answer_identically_and_the_miss_sends_nothing(app, regis
     assert recipients == ["janos@example.hu", "janos@example.hu"]
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a measurement: 120 interleaved requests
 def test_match_and_misses_take_the_same_time(tmp_path):
-    """A measurement (`pytest -m slow`; `bench/forgotten_password_timing.py` prints it with more runs)."""
+    """Medians of interleaved runs (`bench/forgotten_password_timing.py` prints them with more runs)."""
     from bench.forgotten_password_timing import measure, report
 
     medians = measure(runs=40, data_dir=str(tmp_path))

@@ -14,6 +14,8 @@ import pytest
 from tests.served import CODE, Browser, ServedKapu, activate, clean_environment, login, register, wait_for
 from tests.smtp_server import RecordingHandler, SmtpServer
 
+pytestmark = pytest.mark.slow  # starts `serve` (gunicorn workers) as a process
+
 PASSWORD = "kerekes kút mellett áll a nyírfa"
 
 

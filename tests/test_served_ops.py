@@ -13,6 +13,8 @@ from tests.served import ServedKapu, clean_environment, wait_for
 from tests.smtp_server import SmtpServer
 from tests.test_monitoring import sample
 
+pytestmark = pytest.mark.slow  # starts `serve` as a process
+
 
 @pytest.fixture
 def smtp():
