@@ -41,6 +41,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
+	$(BIN)/python bench/speed_bench.py
 	$(BIN)/python bench/requests_bench.py
 	$(BIN)/python bench/serve_bench.py
 	$(BIN)/python bench/databases.py
