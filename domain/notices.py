@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+
 from domain import audit, clock
 from models import Notice, database
 
 SEVERITIES = ("info", "disruption", "outage")
+# Bumped by every change made in this process, so this process's cached banner (views.common) is redrawn at once.
+_changes = itertools.count(1)
+_generation = 0
+
+
+def generation() -> int:
+    """How many changes this process has made to notices; another process's changes show by expiry instead."""
+    return _generation
+
+
+def _changed():
+    global _generation
+    _generation = next(_changes)
 
 
 def add(*, title, body, service="", still_works="", contact="", severity="disruption", detected_at=None,
@@ -19,6 +34,7 @@ def add(*, title, body, service="", still_works="", contact="", severity="disrup
             severity=severity, detected_at=detected_at or now, until=until, created_at=now, updated_at=now,
         )
         audit.record("notice_added", severity, actor=actor, detail=f"#{notice.id} {title}")
+    _changed()
     return notice
 
 
@@ -31,11 +47,23 @@ def end(notice_id, actor=None) -> Notice | None:
         notice.resolved_at = notice.updated_at = clock.now()
         notice.save()
         audit.record("notice_ended", "done", actor=actor, detail=f"#{notice.id} {notice.title}")
+    _changed()
     return notice
 
 
 def active():
     return list(Notice.active(clock.now()))
+
+
+def unresolved():
+    """Notices not yet ended, newest first; which of them are current also depends on the time (see current)."""
+    return list(Notice.select().where(Notice.resolved_at.is_null()).order_by(Notice.detected_at.desc()))
+
+
+def current(unresolved_notices, now=None):
+    """The ones of *unresolved_notices* whose planned end has not come yet."""
+    now = now or clock.now()
+    return [n for n in unresolved_notices if n.until is None or n.until > now]
 
 
 def all_notices(limit=100):

@@ -25,7 +25,7 @@ from views import (
     registration,
     text,
 )
-from views.common import client_address
+from views.common import NoticeBanner, client_address
 
 ERROR_TEXT = {
     400: lambda: _("The request could not be understood. Go back, reload the page and try again."),
@@ -43,6 +43,7 @@ def register(app):
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)
+    app.extensions["kapu_notice_banner"] = NoticeBanner()
     app.context_processor(_page_helpers)
     app.add_template_filter(text.paragraphs, "paragraphs")
     app.add_template_filter(text.line_breaks, "line_breaks")

@@ -4,15 +4,42 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import ngettext
 
-from domain import audit, limits
+from domain import audit, limits, notices
+
+# How stale a worker's notice banner may be after another process (a worker, the CLI) changes a notice.
+NOTICES_FRESH_SECONDS = 2.0
 
 
 def kapu():
     return current_app.extensions["kapu"]
+
+
+class NoticeBanner:
+    """The current notices for every page, read from the database at most every NOTICES_FRESH_SECONDS.
+
+    One per app (so per process and database); a change made in this process shows on its next page.
+    """
+
+    def __init__(self, fresh_seconds=NOTICES_FRESH_SECONDS):
+        self.fresh_seconds = fresh_seconds
+        self._read = None  # (monotonic time, this process's change generation, unresolved notices)
+
+    def current(self):
+        read = self._read
+        generation = notices.generation()
+        if read is None or read[1] != generation or time.monotonic() - read[0] >= self.fresh_seconds:
+            read = self._read = (time.monotonic(), generation, notices.unresolved())
+        return notices.current(read[2])
+
+
+def active_notices():
+    """The notices the banner shows now (cached per process for a few seconds)."""
+    return current_app.extensions["kapu_notice_banner"].current()
 
 
 def client_address() -> str:

@@ -3,13 +3,14 @@
 from flask import Blueprint, current_app, make_response, render_template
 
 from domain import notices
+from views.common import active_notices as cached_notices
 
 bp = Blueprint("notices", __name__)
 
 
 @bp.app_context_processor
 def active_notices():
-    return {"active_notices": notices.active}
+    return {"active_notices": cached_notices}
 
 
 @bp.get("/notices")
