@@ -22,6 +22,7 @@ import metrics
 import migrations
 import models
 import proxies
+import static_files
 import views
 import views.common
 from domain import help as articles
@@ -35,6 +36,16 @@ PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
     "payment=(), usb=()"
 )
+# Every answer's security headers (pages add more below; static files get just these).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    # same-origin, not no-referrer: Flask-WTF's HTTPS check needs a same-origin Referer, and no other site gets one.
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+    "X-Frame-Options": "DENY",
+}
 MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -81,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_remember_language)
     app.after_request(_security_headers)
     views.register(app)
+    static_files.install(app, SECURITY_HEADERS)  # outermost: a static file never reaches Flask
     cli.register(app)
     _prepare_schema(app, strict=test_config is not None)
     # No connection outlives the factory: a pre-forking server's workers must not share the parent's sockets.
@@ -194,13 +206,7 @@ def _remember_language():
 
 def _security_headers(response):
     headers = response.headers
-    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    # same-origin, not no-referrer: Flask-WTF's HTTPS check needs a same-origin Referer, and no other site gets one.
-    headers["Referrer-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = PERMISSIONS_POLICY
-    headers["X-Frame-Options"] = "DENY"
+    headers.update(SECURITY_HEADERS)
     if not request.path.startswith("/static/"):
         headers["Cache-Control"] = "no-store"
     if response.mimetype == "text/html":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import time
@@ -84,6 +85,31 @@ def claim_rows_for_update(query):
     if is_postgres(query.model._meta.database):
         return query.for_update(skip_locked=True)
     return query
+
+
+@contextlib.contextmanager
+def counter_transaction(database):
+    """A write transaction whose commit does not wait for the disk: for counters (rate-limit hits) that a power
+    cut may lose without harm. Nested in another transaction it is part of that one, durability unchanged.
+
+    SQLite: synchronous=NORMAL for this transaction (WAL keeps it atomic; the next FULL commit flushes it too).
+    PostgreSQL: synchronous_commit off for this transaction alone.
+    """
+    if database.in_transaction():
+        with database.atomic():
+            yield
+        return
+    if is_postgres(database):
+        with database.atomic():
+            database.execute_sql("SET LOCAL synchronous_commit TO OFF")
+            yield
+        return
+    database.execute_sql("PRAGMA synchronous = NORMAL")
+    try:
+        with database.atomic():
+            yield
+    finally:
+        database.execute_sql(f"PRAGMA synchronous = {SQLITE_PRAGMAS['synchronous']}")
 
 
 def lock_key(database, name: str):

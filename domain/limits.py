@@ -64,7 +64,7 @@ def retry_after(limit: Limit, subject: str) -> int:
 
 def record(limit: Limit, subject: str) -> int:
     """Count one attempt, whatever the count; the new hit's id."""
-    with database.atomic():
+    with db.counter_transaction(database):
         hit = Hit.create(key=key(limit, subject), at=clock.now())
         if random.random() < 0.01:  # now and then, forget what no window can still see
             Hit.delete().where(Hit.at < clock.now() - _FORGET_AFTER).execute()
@@ -99,7 +99,7 @@ def hold_backoff(limit: Limit, subject: str) -> Hold:
 
 
 def _checked(limit, subject, wait_for):
-    with database.atomic():
+    with db.counter_transaction(database):
         db.lock_key(database, key(limit, subject))
         wait = wait_for(limit, subject)
         return Hold(wait) if wait else Hold(0, record(limit, subject))
@@ -108,7 +108,7 @@ def _checked(limit, subject, wait_for):
 def give_back(held: Hold):
     """Uncount an attempt that turned out not to count (a right code, a right password)."""
     if held.hit_id is not None:
-        with database.atomic():
+        with db.counter_transaction(database):
             Hit.delete().where(Hit.id == held.hit_id).execute()
 
 

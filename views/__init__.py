@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from flask import current_app, g, render_template, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
+from flask_caching import Cache
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -27,6 +28,9 @@ from views import (
 )
 from views.common import NoticeBanner, client_address
 
+# Template fragments that depend only on the language (a pristine form's fields), kept in each process's memory.
+fragments = Cache(config={"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 0, "CACHE_THRESHOLD": 100})
+
 ERROR_TEXT = {
     400: lambda: _("The request could not be understood. Go back, reload the page and try again."),
     404: lambda: _("There is no such page."),
@@ -44,6 +48,7 @@ def register(app):
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)
     app.extensions["kapu_notice_banner"] = NoticeBanner()
+    fragments.init_app(app)  # the {% cache %} tag (Flask-Caching's template fragment cache)
     app.context_processor(_page_helpers)
     app.add_template_filter(text.paragraphs, "paragraphs")
     app.add_template_filter(text.line_breaks, "line_breaks")
@@ -57,7 +62,13 @@ def _page_helpers():
         "format_date": lambda moment: format_datetime(moment, "yyyy-MM-dd"),
         "machine_time": _machine_time,
         "min_password_length": lambda: current_app.extensions["kapu"].policy.min_length,
+        "pristine": _pristine,
     }
+
+
+def _pristine(form):
+    """A form as first shown: nothing typed, nothing refused; its fields look alike for everyone (cacheable)."""
+    return not form.errors and not any(field.data for field in form if field.type != "CSRFTokenField")
 
 
 def _machine_time(moment):

@@ -1,0 +1,36 @@
+"""The activation form's fields are drawn once per language and reused: never with what someone typed, a code
+from a link or an error, and each visitor still gets their own CSRF token."""
+
+import re
+
+
+def field_values(html):
+    return dict(re.findall(r'<input[^>]* name="(username|code)"[^>]* value="([^"]*)"', html))
+
+
+def test_what_one_visitor_typed_never_shows_in_anothers_form(app, client, csrf):
+    client.get("/activate")  # the empty fields are now drawn and kept
+    refused = client.post("/activate", data={"csrf_token": csrf(), "username": "kovacs.janos", "code": "ABCDE-23456",
+                                             "password": "short", "password_confirm": "short"})
+    assert refused.status_code == 422
+    assert field_values(refused.get_data(as_text=True)) == {"username": "kovacs.janos", "code": "ABCDE-23456"}
+    other = app.test_client().get("/activate").get_data(as_text=True)
+    assert field_values(other) == {"username": "", "code": ""}
+    assert "kovacs.janos" not in other and 'aria-invalid="true"' not in other and "error-summary" not in other
+
+
+def test_a_code_from_a_link_stays_with_its_visitor(app, client, registered, mailbox):
+    client.get("/activate")
+    linked = client.get(mailbox.last_link(), follow_redirects=True).get_data(as_text=True)
+    assert field_values(linked)["code"] == mailbox.last_code()
+    assert field_values(app.test_client().get("/activate").get_data(as_text=True))["code"] == ""
+
+
+def test_each_language_gets_its_own_fields_and_each_visitor_their_own_token(app):
+    first, second = app.test_client(), app.test_client()
+    hungarian = [c.get("/activate?lang=hu").get_data(as_text=True) for c in (first, second)]
+    english = first.get("/activate?lang=en").get_data(as_text=True)
+    assert '<label for="password">Új jelszó</label>' in hungarian[1]
+    assert '<label for="password">New password</label>' in english and "Új jelszó" not in english
+    tokens = [re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', h).group(1) for h in hungarian]
+    assert tokens[0] != tokens[1]
