@@ -80,4 +80,4 @@ translations-extract: $(BIN)/.installed
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance/kapu.db* build dist
+	rm -rf $(VENV) node_modules static/vendor instance/kapu.db* instance/static build dist
