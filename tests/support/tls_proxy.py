@@ -2,7 +2,8 @@
 
 nginx runs in the foreground with its own prefix, configuration, pid, logs and temp folders under a test
 directory, listens on a loopback port and forwards to Kapu the way the README's production snippet does
-(`X-Forwarded-For` appended, `X-Forwarded-Proto`, the `Host` passed on).
+(`X-Forwarded-For` appended, `X-Forwarded-Proto`, the `Host` passed on). Given several Kapu servers it spreads
+requests over them (nginx's round robin); the access log names the server that answered each request.
 """
 
 from __future__ import annotations
@@ -29,19 +30,23 @@ pid {root}/nginx.pid;
 error_log {root}/logs/error.log warn;
 events {{ worker_connections 64; }}
 http {{
-    access_log {root}/logs/access.log;
+    log_format upstream '$remote_addr [$time_local] "$request" $status upstream=$upstream_addr';
+    access_log {root}/logs/access.log upstream;
     client_body_temp_path {root}/temp/body;
     proxy_temp_path {root}/temp/proxy;
     fastcgi_temp_path {root}/temp/fastcgi;
     uwsgi_temp_path {root}/temp/uwsgi;
     scgi_temp_path {root}/temp/scgi;
+    upstream kapu {{
+{servers}
+    }}
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {root}/cert.pem;
         ssl_certificate_key {root}/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
         location / {{
-            proxy_pass http://127.0.0.1:{upstream};
+            proxy_pass http://kapu;
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -97,11 +102,12 @@ def write_self_signed_certificate(cert_path: Path, key_path: Path, host: str = "
 
 
 class TlsProxy:
-    """nginx terminating TLS on https://127.0.0.1:<port> in front of http://127.0.0.1:<upstream_port>."""
+    """nginx terminating TLS on https://127.0.0.1:<port> in front of http://127.0.0.1:<upstream_port> (or of
+    several such servers, given a list of ports)."""
 
-    def __init__(self, root: Path, upstream_port: int, port: int | None = None):
+    def __init__(self, root: Path, upstream_port: int | list[int], port: int | None = None):
         self.root = Path(root)
-        self.upstream_port = upstream_port
+        self.upstream_ports = [upstream_port] if isinstance(upstream_port, int) else list(upstream_port)
         self.port = port or free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -112,7 +118,8 @@ class TlsProxy:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         write_self_signed_certificate(self.root / "cert.pem", self.root / "key.pem")
         config = self.root / "nginx.conf"
-        config.write_text(CONFIG.format(root=self.root, port=self.port, upstream=self.upstream_port))
+        servers = "\n".join(f"        server 127.0.0.1:{port};" for port in self.upstream_ports)
+        config.write_text(CONFIG.format(root=self.root, port=self.port, servers=servers))
         self.process = subprocess.Popen(
             [str(NGINX), "-p", str(self.root), "-c", str(config), "-e", str(self.root / "logs" / "error.log")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -141,6 +148,11 @@ class TlsProxy:
 
     def access_log(self) -> str:
         return (self.root / "logs" / "access.log").read_text(errors="replace")
+
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate, for a client that checks it (`ssl.create_default_context(cafile=...)`)."""
+        return self.root / "cert.pem"
 
     def close(self):
         """SIGQUIT: nginx's graceful stop; SIGKILL if it does not end in time."""
