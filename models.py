@@ -41,7 +41,7 @@ class Account(BaseModel):
     username = CharField(max_length=64, unique=True)  # normalised: NFKC + casefold
     display_username = CharField(max_length=64)
     full_name = CharField(max_length=200)
-    email = CharField(max_length=254, null=True)  # staff accounts have none
+    email = CharField(max_length=254, null=True, index=True)  # staff accounts have none
     role = CharField(max_length=16, default="citizen")  # citizen | clerk | admin
     status = CharField(max_length=16, default="pending")  # pending | active
     password_hash = CharField(max_length=255, null=True)
@@ -112,7 +112,8 @@ class OutboxMessage(BaseModel):
     message_id = CharField(max_length=255)
 
     class Meta:
-        indexes = ((("status", "next_attempt_at"), False),)
+        # (status, id): the oldest pending or stale mail, found without walking past every mail ever sent.
+        indexes = ((("status", "next_attempt_at"), False), (("status", "id"), False))
 
 
 class AuditEvent(BaseModel):
@@ -138,7 +139,8 @@ class Hit(BaseModel):
     at = DateTimeField()
 
     class Meta:
-        indexes = ((("key", "at"), False),)
+        # (at): forgetting hits no window can see any more reads only those.
+        indexes = ((("key", "at"), False), (("at",), False))
 
 
 class Notice(BaseModel):
@@ -155,6 +157,10 @@ class Notice(BaseModel):
     resolved_at = DateTimeField(null=True)
     created_at = DateTimeField()
     updated_at = DateTimeField()
+
+    class Meta:
+        # Every page asks for the unresolved notices: found among years of resolved ones without reading them.
+        indexes = ((("resolved_at", "detected_at"), False),)
 
     @classmethod
     def active(cls, now):

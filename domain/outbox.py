@@ -76,10 +76,14 @@ def _try_claim(now):
     with database.atomic():
         due = (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
         stale = (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - STALE_CLAIM)
-        candidates = OutboxMessage.select().where(due | stale).order_by(OutboxMessage.id).limit(1)
-        message = db.claim_rows_for_update(candidates).first()
-        if message is None:
+        # One query per kind, each found through the (status, ...) index; the older of the two is taken. As one
+        # query with OR, SQLite walks the primary key in id order past every mail ever sent.
+        found = [db.claim_rows_for_update(OutboxMessage.select().where(kind).order_by(OutboxMessage.id).limit(1))
+                 .first() for kind in (due, stale)]
+        found = [message for message in found if message is not None]
+        if not found:
             return None
+        message = min(found, key=lambda candidate: candidate.id)
         claimed = (
             OutboxMessage.update(status="sending", claimed_at=now)
             .where(
