@@ -2,6 +2,9 @@
 
 No browser is ever downloaded: Playwright drives /usr/bin/chromium. Each test gets a fresh browser
 context; the `page` fixtures fail the test on any console error (CSP violations included) or page error.
+
+The live app runs on SQLite; a test marked `both_databases` (the core journey) runs on SQLite and on the
+PostgreSQL server of tests/postgres_server.py, once each (`--databases` narrows it as for the other tests).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import db
 from app import create_app
 from models import create_schema
 from tests.conftest import FAST_HASHER, Mailbox
@@ -92,15 +96,47 @@ class LiveServer:
         self._thread.join(timeout=10)
 
 
+BROWSER_DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_databases: a browser test run on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    if "browser_database" not in metafunc.fixturenames or not metafunc.definition.get_closest_marker("both_databases"):
+        return
+    kinds = [k for k in metafunc.config.getoption("databases").split(",") if k in BROWSER_DATABASES]
+    metafunc.parametrize("browser_database", kinds, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory):
+def browser_database(request):
+    """The live app's database: SQLite, or the one a `both_databases` test is parametrised with."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def live_database_url(request, browser_database, tmp_path_factory):
+    """A new, empty database of that kind (dropped at the end); a missing PostgreSQL fails under CI=true."""
+    if browser_database == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'kapu.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory, live_database_url):
     _require_chromium()
     tmp = tmp_path_factory.mktemp("browser")
     port = _free_port()
     app = create_app(
         {
             "TESTING": True,
-            "KAPU_DATABASE_URL": f"sqlite:///{tmp / 'kapu.db'}",
+            "KAPU_DATABASE_URL": live_database_url,
             "KAPU_SECRET_KEY": "browser-test-secret-key-long-enough",
             "KAPU_BASE_URL": f"http://127.0.0.1:{port}",
             "KAPU_SMTP_HOST": "",
@@ -113,7 +149,7 @@ def live_app(tmp_path_factory):
     with app.app_context():
         create_schema()
     yield app
-    app.extensions["kapu_database"].close()
+    db.close_all(app.extensions["kapu_database"])
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,7 @@ def expect_valid(page, field_id):
     expect(page.locator(f"#{field_id}")).not_to_have_attribute("aria-invalid", ANY_VALUE)
 
 
+@pytest.mark.both_databases
 def test_the_email_link_shows_the_four_fields_in_order_with_the_code_filled_in(page, registered):
     response = page.goto(registered.link)
     assert response.status == 200
@@ -64,6 +65,7 @@ def test_the_deadline_is_told_in_english_too(page, registered):
     expect(page.locator(".deadline")).to_contain_text("The code is valid until")
 
 
+@pytest.mark.both_databases
 def test_password_rules_are_told_live_without_a_page_load(page, registered):
     page.goto(english(registered.link))
     url = page.url
@@ -153,6 +155,7 @@ def _log_in(page, username, password):
     expect(page.locator("h1")).to_be_visible()
 
 
+@pytest.mark.both_databases
 def test_activation_with_javascript_then_login(page, registered):
     page.goto(english(registered.link))
     page.locator("#username").fill(registered.username)
