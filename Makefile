@@ -47,7 +47,8 @@ bench: setup
 	$(BIN)/python bench/databases.py
 
 # The one-file binary: built in its own venv from the runtime pins only, plus the PyInstaller pinned for development.
-# PYTHONPATH: --collect-submodules imports the packages to list them (the migration steps are found by name).
+# What it carries, and so how fast it starts (it unpacks everything at every start), is in packaging/kapu.spec.
+# PYTHONPATH: collect_submodules imports the packages to list them (the migration steps are found by name).
 DIST_VENV := build/venv
 PYINSTALLER_PIN = $$(grep -i '^pyinstaller==' requirements-dev.txt)
 
@@ -59,16 +60,8 @@ $(DIST_VENV)/.installed: requirements.txt requirements-dev.txt
 dist: $(HTMX) $(CATALOGS) $(DIST_VENV)/.installed
 	mkdir -p build
 	echo "$$(git describe --always --dirty 2>/dev/null || echo unknown) built $$(date -u +%Y-%m-%dT%H:%M:%SZ)" > build/VERSION
-	PYTHONPATH=$(CURDIR) $(DIST_VENV)/bin/pyinstaller --noconfirm --log-level WARN --onefile --name kapu --distpath dist \
-	  --workpath build/pyinstaller --specpath build --paths $(CURDIR) \
-	  --collect-submodules domain --collect-submodules views --collect-submodules forms \
-	  $(if $(wildcard migrations/__init__.py),--collect-submodules migrations) \
-	  --hidden-import gunicorn.glogging --hidden-import gunicorn.workers.gthread \
-	  --hidden-import psycopg_binary --collect-submodules psycopg \
-	  --collect-data publicsuffixlist --collect-data confusable_homoglyphs \
-	  --add-data $(CURDIR)/templates:templates --add-data $(CURDIR)/static:static \
-	  --add-data $(CURDIR)/translations:translations --add-data $(CURDIR)/content:content \
-	  --add-data $(CURDIR)/build/VERSION:. packaging/kapu.py
+	PYTHONPATH=$(CURDIR) $(DIST_VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist \
+	  --workpath build/pyinstaller packaging/kapu.spec
 	@ls -l dist/kapu
 
 lint: $(BIN)/.installed

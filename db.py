@@ -10,8 +10,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from peewee import AutoField, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
-from playhouse.db_url import parseresult_to_dict
-from playhouse.postgres_ext import PooledPsycopg3Database
 
 SQLITE_PRAGMAS = {
     "busy_timeout": 5000,
@@ -30,6 +28,10 @@ def open_database(url: str):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return _WalSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     if url.startswith(("postgresql://", "postgres://")):
+        # Here, not at start: playhouse.db_url tries every optional driver it knows when imported.
+        from playhouse.db_url import parseresult_to_dict
+        from playhouse.postgres_ext import PooledPsycopg3Database
+
         options = {**POOL_DEFAULTS, **parseresult_to_dict(urlsplit(url), unquote_password=True, unquote_user=True)}
         return PooledPsycopg3Database(options.pop("database"), **options)
     raise ValueError(f"unsupported database URL {url!r}")

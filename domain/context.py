@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -38,8 +39,19 @@ class Kapu:
     mail_domain: str
     default_language: str
     compose: Composer
-    # A real argon2id hash to verify against when a username is unknown, so the miss costs the same.
-    decoy_hash: str = ""
+    _decoy: list = field(default_factory=list, repr=False)
+    _decoy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def decoy_hash(self) -> str:
+        """A real argon2id hash to verify against when a username is unknown, so the miss costs the same.
+
+        Made at the first miss, not at start: every command and server start would otherwise pay a hash.
+        """
+        with self._decoy_lock:
+            if not self._decoy:
+                self._decoy.append(self.hasher.hash("kapu decoy password, never used"))
+            return self._decoy[0]
 
     @classmethod
     def from_config(cls, config, compose: Composer, hasher: PasswordHasher | None = None):
@@ -64,7 +76,6 @@ class Kapu:
             mail_domain=mail_domain(config["KAPU_BASE_URL"], config["KAPU_MAIL_FROM"]),
             default_language=config["KAPU_LANGUAGE"],
             compose=compose,
-            decoy_hash=hasher.hash("kapu decoy password, never used"),
         )
 
 

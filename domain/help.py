@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import datetime
 from pathlib import Path
 
 import nh3
-from markdown_it import MarkdownIt
 
 import db
 from domain import audit, clock
 from models import Article, database
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _ALLOWED_TAGS = {"p", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "a", "code", "pre", "blockquote",
                  "table", "thead", "tbody", "tr", "th", "td", "br", "hr"}
 SLUG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 SHIPPED = Path(__file__).resolve().parent.parent / "content" / "help"
 
 
+@functools.cache
+def _markdown():
+    """The parser, made at the first help page rather than at every start (markdown-it compiles its rules)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
 def render(markdown_text: str) -> str:
     """Markdown to HTML with raw HTML disabled and the result sanitised (no script, no handlers, no styles)."""
-    html = _markdown.render(markdown_text or "")
+    html = _markdown().render(markdown_text or "")
     return nh3.clean(html, tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
 

@@ -11,8 +11,6 @@ from math import prod
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
-from zxcvbn.matching import L33T_TABLE
 
 # 800-63B-4: a password that is the only factor SHALL be at least 15 characters.
 MIN_LENGTH = 15
@@ -100,6 +98,8 @@ def _built_from_service_words(password: str) -> bool:
 
 
 def _l33t_readings(text: str) -> int:
+    from zxcvbn.matching import L33T_TABLE  # zxcvbn loads at the first password checked (see _too_guessable)
+
     return prod(len([sub for sub in subs if sub in text]) or 1 for subs in L33T_TABLE.values())
 
 
@@ -112,6 +112,9 @@ def analysed_prefix(password: str) -> str:
 
 
 def _too_guessable(password: str, username: str | None) -> bool:
+    """zxcvbn is imported here, not at start: building its word lists costs every process 0.1 s and 15 MB."""
+    from zxcvbn import zxcvbn
+
     user_inputs = [*SERVICE_WORDS, "ügyfélkapu", "ügyfél"] + ([username] if username else [])
     return zxcvbn(analysed_prefix(password), user_inputs=user_inputs)["score"] < _MIN_SCORE
 

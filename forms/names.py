@@ -6,7 +6,6 @@ import functools
 import re
 import unicodedata
 
-from confusable_homoglyphs import categories
 from flask_babel import lazy_gettext as _l
 from publicsuffixlist import PublicSuffixList
 from wtforms.validators import ValidationError
@@ -57,6 +56,8 @@ def looks_like_web_address(text: str) -> bool:
 
 def scripts_of(text: str) -> set[str]:
     """The Unicode scripts of *text*'s letters; digits and punctuation (Common) and marks belong to none."""
+    from confusable_homoglyphs import categories  # its tables load at the first name checked, not at every start
+
     return {categories.aliases_categories(ch)[0] for ch in text} - _NEUTRAL_SCRIPTS
 
 

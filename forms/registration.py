@@ -1,4 +1,3 @@
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -13,6 +12,9 @@ class DeliverableSyntax:
     """E-mail syntax through email-validator, with no DNS look-up on the request path."""
 
     def __call__(self, form, field):
+        # Imported at the first address checked, not at every start: email-validator compiles large patterns.
+        from email_validator import EmailNotValidError, validate_email
+
         try:
             field.data = validate_email(field.data or "", check_deliverability=False).normalized
         except EmailNotValidError:
