@@ -1,7 +1,7 @@
 """Kapu's hot paths against a bare Flask app, under the same server, loaded the same way, in one run.
 
 Run with `make bench` (a benchmark: it reports, it does not fail on a slow machine). Both apps run under gunicorn
-with the same settings as `serve` (2 workers, gthread, 4 threads each); wrk loads each endpoint with 16 connections
+with `serve`'s settings (2 workers, gthread, its threads per worker); wrk loads each endpoint with 16 connections
 for BENCH_SECONDS (default 10) in BENCH_ROUNDS (default 3) interleaved rounds, so drift from other work on the
 machine hits both alike. Every request comes from another address (X-Forwarded-For through a trusted proxy, as a
 wave of citizens would), so Kapu's per-client limits count as they would in production and never refuse.
@@ -14,6 +14,9 @@ It reports, as ratios to the baseline in the same run:
 4. cold start of `flask --app app serve` to its first answer (goal < 1 s) and resident memory per worker
    (goal < 80 MB).
 Needs wrk (Debian: `apt-get install wrk`); without it, parts 1-2 are skipped with a note.
+5. The same requests in-process (Flask's test client), as CPU seconds of this process per request: what the
+   server must spend, unaffected by how busy the machine's other processes keep the cores (a commit's wait for
+   the disk is not CPU time, so the live checks' rate-limit write counts only its CPU share here).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from serving import THREADS_PER_WORKER  # noqa: E402
 from tests.served import clean_environment  # noqa: E402
 from tests.smtp_server import free_port  # noqa: E402
 
@@ -41,7 +45,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = 16
 PASSPHRASE = "kék ég alatt fut a kis vonat"  # 28 characters
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--keep-alive", "5",
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", str(THREADS_PER_WORKER), "--keep-alive", "5",
             "--log-level", "warning"]
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 LUA = """
@@ -198,6 +202,53 @@ def load(folder, base, kapu, link_path):
         print(line)
 
 
+def cpu_per_request(folder, env, link_path):
+    """CPU milliseconds per request in-process, Kapu against the baseline app, interleaved in three rounds."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from flask_baseline import app as bare
+
+    from app import create_app
+
+    kapu = create_app({k: v for k, v in env.items() if k.startswith("KAPU_")})
+    client = kapu.test_client()
+    token = TOKEN.search(client.get("/activate").get_data(as_text=True)).group(1)
+    addresses = iter(range(10**9))
+
+    def headers():
+        n = next(addresses)
+        return {"X-CSRFToken": token, "X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+
+    base = bare.test_client()
+    cases = [
+        ("baseline: GET static 2 KB page", lambda: base.get("/page"), None),
+        ("baseline: POST tiny partial", lambda: base.post("/partial", data={"value": PASSPHRASE}), None),
+        ("GET /activate (a new visitor)", lambda: kapu.test_client().get("/activate", headers=headers()), 0),
+        ("GET /activate/<token>", lambda: kapu.test_client().get(link_path, headers=headers()), 0),
+        ("POST check password_confirm", lambda: client.post("/activate/check/password_confirm", headers=headers(),
+                                                            data={"password": PASSPHRASE,
+                                                                  "password_confirm": PASSPHRASE}), 1),
+        ("POST check password (28 characters)", lambda: client.post(
+            "/activate/check/password", headers=headers(), data={"username": "bench.1", "password": PASSPHRASE}), 1),
+        ("POST check code", lambda: client.post("/activate/check/code", headers=headers(),
+                                                data={"code": "ABCDE-23456"}), 1),
+    ]
+    samples = {label: [] for label, _action, _baseline in cases}
+    for _round in range(3):
+        for label, action, _baseline in cases:
+            action()
+            start = time.process_time()
+            for _ in range(200):
+                action()
+            samples[label].append((time.process_time() - start) / 200 * 1000)
+    print(f"\nin-process CPU per request (median of 3 rounds x 200):\n{'request':<44}{'CPU ms':>9}{'x base':>8}")
+    for label, _action, baseline in cases:
+        line = f"{label:<44}{statistics.median(samples[label]):>9.3f}"
+        if baseline is not None:
+            base_label = cases[baseline][0]
+            line += f"{statistics.median(samples[base_label]) / statistics.median(samples[label]):>7.2f}x"
+        print(line)
+
+
 def page_weight(port):
     """Bytes on the wire (compressed bodies) of the activation page and every file it loads."""
     headers = {"Accept-Encoding": "br, gzip"}
@@ -279,6 +330,7 @@ def main():
     finally:
         base.stop()
         kapu.stop()
+    cpu_per_request(folder, env, link_path)
     cold_start(folder)
     print(f"load average at the end: {load_average()}")
     shutil.rmtree(folder, ignore_errors=True)

@@ -3,6 +3,8 @@ from a link or an error, and each visitor still gets their own CSRF token."""
 
 import re
 
+from tests.staff_helpers import add_staff, logged_in
+
 
 def field_values(html):
     return dict(re.findall(r'<input[^>]* name="(username|code)"[^>]* value="([^"]*)"', html))
@@ -34,3 +36,16 @@ def test_each_language_gets_its_own_fields_and_each_visitor_their_own_token(app)
     assert '<label for="password">New password</label>' in english and "Új jelszó" not in english
     tokens = [re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', h).group(1) for h in hungarian]
     assert tokens[0] != tokens[1]
+
+
+def test_the_kept_page_header_is_only_for_visitors_who_are_not_logged_in(app):
+    visitor = app.test_client()
+    assert "Log out" not in visitor.get("/help?lang=en").get_data(as_text=True)
+    assert "Log out" not in visitor.get("/help").get_data(as_text=True)  # drawn and kept for /help in English
+    add_staff(app, "ugyintezo.anna", "admin")
+    staff = logged_in(app, "ugyintezo.anna")
+    staff.get("/help?lang=en")
+    page = staff.get("/help").get_data(as_text=True)
+    assert "Log out" in page and 'href="/desk"' in page
+    again = visitor.get("/help").get_data(as_text=True)
+    assert "Log out" not in again and 'href="/desk"' not in again and 'href="/login"' in again

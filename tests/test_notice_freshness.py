@@ -8,10 +8,13 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from tests.served import ROOT, ServedKapu, clean_environment
 from views.common import NOTICES_FRESH_SECONDS
 
 TITLE = "Áramszünet a szerverteremben"
+pytestmark = pytest.mark.slow  # starts `serve` (two gunicorn workers) and the command line as processes
 MARGIN_SECONDS = 3.0  # a loaded machine answers slowly; still far below what "within seconds" allows
 
 
