@@ -9,23 +9,26 @@ Every test that builds an app (through `app_config`) runs on both databases: `[s
 from __future__ import annotations
 
 import os
-import re
-from datetime import timedelta
 
 import pytest
-from argon2 import PasswordHasher
 
 import db
 from app import create_app
-from cli import prepare_database
-from domain import clock, offices, outbox
-from models import OutboxMessage
+from domain import accounts, offices
 from tests.postgres_server import PostgresServer, server_binaries
-
-# Cheap argon2id parameters keep the suite fast; production uses argon2-cffi's RFC 9106 profile.
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-STRONG_PASSWORD = "kerekes kút mellett áll a nyírfa"
-
+from tests.support.helpers import (
+    BASE_URL,
+    EMAIL,
+    FAST_HASHER,
+    FULL_NAME,
+    OFFICE,
+    SECRET_KEY,
+    USERNAME,
+    Auth,
+    FrozenClock,
+    Mailbox,
+    csrf_token,
+)
 
 DATABASES = ("sqlite", "postgresql")
 
@@ -100,8 +103,8 @@ def app_config(database_url):
     return {
         "TESTING": True,
         "KAPU_DATABASE_URL": database_url,
-        "KAPU_SECRET_KEY": "test-secret-key-that-is-long-enough",
-        "KAPU_BASE_URL": "http://kapu.test",
+        "KAPU_SECRET_KEY": SECRET_KEY,
+        "KAPU_BASE_URL": BASE_URL,
         "KAPU_SMTP_HOST": "",
         # Assertions read English messages; tests/test_i18n.py covers the Hungarian default.
         "KAPU_LANGUAGE": "en",
@@ -110,13 +113,25 @@ def app_config(database_url):
 
 
 @pytest.fixture
-def app(app_config, tmp_path):
-    app = create_app(app_config)
-    app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        prepare_database()
-        offices.seed_demo_offices()
-    yield app
+def make_app(app_config, tmp_path):
+    """Builds an app on the test's database with some settings changed: make_app(KAPU_CODE_TTL=60).
+
+    KAPU_* values are given as the environment would give them (text); the demo offices are added."""
+
+    def make(**overrides):
+        config = {**app_config, **{k: str(v) if k.startswith("KAPU_") else v for k, v in overrides.items()}}
+        app = create_app(config)
+        app.instance_path = str(tmp_path / "instance")
+        with app.app_context():
+            offices.seed_demo_offices()
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -134,55 +149,14 @@ def kapu(app):
     return app.extensions["kapu"]
 
 
-class FrozenClock:
-    """Moves domain time forward without sleeping."""
-
-    def __init__(self, monkeypatch):
-        self.offset = timedelta()
-        real_now = clock.now
-        monkeypatch.setattr(clock, "now", lambda: real_now() + self.offset)
-
-    def advance(self, **kwargs):
-        self.offset += timedelta(**kwargs)
-
-
 @pytest.fixture
 def frozen_clock(monkeypatch):
     return FrozenClock(monkeypatch)
 
 
-class Mailbox:
-    """Reads the outbox the way a citizen reads their mail (the sealed bodies, opened)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def messages(self, recipient=None):
-        with self.app.app_context():
-            query = OutboxMessage.select().order_by(OutboxMessage.id)
-            if recipient:
-                query = query.where(OutboxMessage.recipient == recipient)
-            kapu = self.app.extensions["kapu"]
-            return [(m, outbox.unseal(kapu, m)["text"]) for m in query]
-
-    def last_text(self, recipient=None):
-        return self.messages(recipient)[-1][1]
-
-    def last_code(self, recipient=None):
-        return re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", self.last_text(recipient)).group(1)
-
-    def last_link(self, recipient=None):
-        return re.search(r"http://kapu\.test(/activate/\S+)", self.last_text(recipient)).group(1)
-
-
 @pytest.fixture
 def mailbox(app):
     return Mailbox(app)
-
-
-def csrf_token(client, path="/activate"):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture
@@ -191,12 +165,27 @@ def csrf(client):
 
 
 @pytest.fixture
+def auth(app, client, mailbox):
+    return Auth(app, client, mailbox)
+
+
+@pytest.fixture
 def registered(kapu, app):
     """A pending registration made at an office, as a clerk would."""
-    from domain import accounts
-
     with app.test_request_context():
-        return accounts.register(
-            kapu, username="kovacs.janos", full_name="Kovács János", email="janos@example.hu",
-            language="hu", channel="office", office="BP-V-OKM",
-        )
+        return accounts.register(kapu, username=USERNAME, full_name=FULL_NAME, email=EMAIL, language="hu",
+                                 channel="office", office=OFFICE)
+
+
+@pytest.fixture
+def active(auth, registered):
+    """The registered citizen, activated with STRONG_PASSWORD (the client is not logged in)."""
+    assert auth.activate().status_code == 200
+    return registered.account
+
+
+@pytest.fixture
+def logged_in(auth, active):
+    """The active citizen, logged in on `client`."""
+    assert auth.login().status_code == 303
+    return active

@@ -6,21 +6,7 @@ import pytest
 
 from domain import outbox
 from models import Account
-from tests.conftest import STRONG_PASSWORD, csrf_token
-
-NEW_PASSWORD = "hegyi patak mellett zöld moha"
-
-
-@pytest.fixture
-def active(client, csrf, registered, mailbox):
-    client.post("/activate", data={"csrf_token": csrf(), "username": "kovacs.janos", "code": mailbox.last_code(),
-                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
-    return registered.account
-
-
-def log_in(client, password=STRONG_PASSWORD):
-    return client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kovacs.janos",
-                                       "password": password})
+from tests.support.helpers import NEW_PASSWORD, STRONG_PASSWORD, csrf_token
 
 
 def account_email(app):
@@ -37,16 +23,15 @@ def confirm_link(mailbox, recipient="new@example.hu"):
     return re.search(r"http://kapu\.test(/account/email/confirm/\S+)", mailbox.last_text(recipient)).group(1)
 
 
-def test_registration_data_needs_login_and_masks_the_address(client, active):
+def test_registration_data_needs_login_and_masks_the_address(client, auth, active):
     assert client.get("/account").status_code == 303
-    log_in(client)
+    auth.login()
     page = client.get("/account").get_data(as_text=True)
     assert "kovacs.janos" in page and "Kovács János" in page
     assert "j***@example.hu" in page and "janos@example.hu" not in page
 
 
-def test_email_change_takes_effect_only_after_confirmation(app, client, active, mailbox):
-    log_in(client)
+def test_email_change_takes_effect_only_after_confirmation(app, client, logged_in, mailbox):
     response = request_change(client)
     assert response.status_code == 303
     assert "new@example.hu" in client.get("/account").get_data(as_text=True)
@@ -67,9 +52,8 @@ def test_email_change_takes_effect_only_after_confirmation(app, client, active, 
     assert other.post(link, data={"csrf_token": token}).status_code == 409
 
 
-def test_an_unconfirmed_change_changes_nothing_and_a_newer_request_kills_the_older_link(app, client, active,
+def test_an_unconfirmed_change_changes_nothing_and_a_newer_request_kills_the_older_link(app, client, logged_in,
                                                                                        mailbox):
-    log_in(client)
     request_change(client, "first@example.hu")
     first_link = confirm_link(mailbox, "first@example.hu")
     request_change(client, "second@example.hu")
@@ -79,8 +63,7 @@ def test_an_unconfirmed_change_changes_nothing_and_a_newer_request_kills_the_old
     assert kinds == ["activation_code", "email_change_requested", "email_change_requested"]
 
 
-def test_email_change_needs_the_current_password(app, client, active, mailbox):
-    log_in(client)
+def test_email_change_needs_the_current_password(app, client, logged_in, mailbox):
     response = request_change(client, password="wrong password here")
     assert response.status_code == 422 and "current password is wrong" in response.get_data(as_text=True)
     assert mailbox.messages("new@example.hu") == []
@@ -91,10 +74,9 @@ def test_broken_confirmation_links_are_refused(client, token):
     assert client.get(f"/account/email/confirm/{token}").status_code == 400
 
 
-def test_password_change_ends_every_other_session(app, client, active):
-    log_in(client)
+def test_password_change_ends_every_other_session(app, client, logged_in, auth):
     phone = app.test_client()
-    log_in(phone)
+    auth.login(client=phone)
     assert phone.get("/account").status_code == 200
     response = client.post("/account/password", data={
         "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
@@ -102,12 +84,11 @@ def test_password_change_ends_every_other_session(app, client, active):
     assert response.status_code == 303 and "has been changed" in client.get("/account").get_data(as_text=True)
     assert client.get("/account").status_code == 200
     assert phone.get("/account").status_code == 303
-    assert log_in(app.test_client(), NEW_PASSWORD).status_code == 303
-    assert log_in(app.test_client(), STRONG_PASSWORD).status_code == 401
+    assert auth.login(password=NEW_PASSWORD, client=app.test_client()).status_code == 303
+    assert auth.login(client=app.test_client()).status_code == 401
 
 
-def test_password_change_applies_the_same_rules(client, active):
-    log_in(client)
+def test_password_change_applies_the_same_rules(client, logged_in):
     response = client.post("/account/password", data={
         "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
         "change-password": "kovacs.janos!!", "change-password_confirm": "kovacs.janos!!"})
@@ -124,8 +105,7 @@ def test_the_identification_address_only_gets_identification_mail(app, kapu, act
         assert outbox.enqueue(kapu, "newsletter", "someone@example.hu", "News", "text", "").kind == "newsletter"
 
 
-def test_every_id_on_the_registration_data_page_is_unique(client, active):
-    log_in(client)
+def test_every_id_on_the_registration_data_page_is_unique(client, logged_in):
     ids = re.findall(r'\sid="([^"]+)"', client.get("/account").get_data(as_text=True))
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert "change-password-error" in ids and "password-error" in ids
@@ -146,10 +126,9 @@ def form_token(page):
     ("hu", ["Tisztelt Kovács János!", "n***@example.hu", "Elfelejtett jelszó", "Vonja vissza"]),
     ("en", ["Dear Kovács János", "n***@example.hu", "Forgotten password"]),
 ])
-def test_the_old_address_is_told_when_a_change_is_requested(app, client, active, mailbox, language, words):
+def test_the_old_address_is_told_when_a_change_is_requested(app, client, logged_in, mailbox, language, words):
     with app.app_context():
-        Account.update(language=language).where(Account.id == active.id).execute()
-    log_in(client)
+        Account.update(language=language).where(Account.id == logged_in.id).execute()
     request_change(client)
     message, text = mailbox.messages("janos@example.hu")[-1]
     assert message.kind == "email_change_requested"
@@ -159,8 +138,7 @@ def test_the_old_address_is_told_when_a_change_is_requested(app, client, active,
     assert f'<a href="http://kapu.test{cancel_link(mailbox)}">' in html
 
 
-def test_the_owner_cancels_a_pending_change_from_the_old_address(app, client, active, mailbox):
-    log_in(client)
+def test_the_owner_cancels_a_pending_change_from_the_old_address(app, client, logged_in, mailbox):
     request_change(client)
     confirm, cancel = confirm_link(mailbox), cancel_link(mailbox)
     owner = app.test_client()
@@ -184,26 +162,23 @@ def test_broken_cancel_links_are_refused(client, token):
     assert client.get(f"/account/email/cancel/{token}").status_code == 400
 
 
-def test_a_confirmation_link_is_not_a_cancel_link(app, client, active, mailbox):
-    log_in(client)
+def test_a_confirmation_link_is_not_a_cancel_link(app, client, logged_in, mailbox):
     request_change(client)
     token = confirm_link(mailbox).rsplit("/", 1)[1]
     assert client.get(f"/account/email/cancel/{token}").status_code == 400
 
 
-def test_attacker_change_dies_when_the_owner_resets_the_password(app, active, mailbox):
+def test_attacker_change_dies_when_the_owner_resets_the_password(app, active, mailbox, auth):
     """The issue's attack end to end: request, owner's reset, then the attacker's old link is dead."""
     attacker = app.test_client()
-    assert log_in(attacker).status_code == 303
+    assert auth.login(client=attacker).status_code == 303
     request_change(attacker, "attacker@example.org")
     stolen_link = confirm_link(mailbox, "attacker@example.org")
     owner = app.test_client()
     sent = owner.post("/forgotten-password", data={"csrf_token": csrf_token(owner, "/forgotten-password"),
                                                    "username": "kovacs.janos", "email": "janos@example.hu"})
     assert sent.status_code == 200
-    code = re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", mailbox.last_text("janos@example.hu")).group(1)
-    reset = owner.post("/activate", data={"csrf_token": csrf_token(owner), "username": "kovacs.janos",
-                                          "code": code, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    reset = auth.activate(mailbox.last_code("janos@example.hu"), password=NEW_PASSWORD, client=owner)
     assert reset.status_code == 200
     assert attacker.get("/account").status_code == 303  # the attacker's session ended
     page = attacker.get(stolen_link)
@@ -217,17 +192,16 @@ def test_attacker_change_dies_when_the_owner_resets_the_password(app, active, ma
     assert [m.kind for m, _ in mailbox.messages("attacker@example.org")] == ["email_change_confirm"]
 
 
-def change_password_via_page(client):
+def change_password_via_page(auth):
+    client = auth.client
     return client.post("/account/password", data={
         "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
         "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
 
 
-def reissue_at_the_desk(app, client):
-    from tests.staff_helpers import add_staff, logged_in
-
-    add_staff(app, "admin.anna", "admin")
-    desk = logged_in(app, "admin.anna")
+def reissue_at_the_desk(auth):
+    app = auth.app
+    desk = auth.staff_login("admin.anna", "admin")
     token = form_token(desk.get("/desk"))  # an admin's desk: the logout form carries the token
     with app.app_context():
         account_id = Account.get(Account.username == "kovacs.janos").id
@@ -237,11 +211,10 @@ def reissue_at_the_desk(app, client):
 
 
 @pytest.mark.parametrize("recovery", [change_password_via_page, reissue_at_the_desk])
-def test_a_pending_change_dies_with_a_password_change_or_a_desk_reissue(app, client, active, mailbox, recovery):
-    log_in(client)
+def test_a_pending_change_dies_with_a_password_change_or_a_desk_reissue(app, client, logged_in, auth, recovery):
     request_change(client, "attacker@example.org")
-    link = confirm_link(mailbox, "attacker@example.org")
-    recovery(client) if recovery is change_password_via_page else recovery(app, client)
+    link = confirm_link(auth.mailbox, "attacker@example.org")
+    recovery(auth)
     other = app.test_client()
     assert other.get(link).status_code == 409
     assert account_email(app) == "janos@example.hu"
@@ -250,8 +223,7 @@ def test_a_pending_change_dies_with_a_password_change_or_a_desk_reissue(app, cli
 # --- e-mail change is capped like every other mail -----------------------------------------------------------
 
 
-def test_email_changes_are_capped_per_account(app, client, active, mailbox):
-    log_in(client)
+def test_email_changes_are_capped_per_account(app, client, logged_in, mailbox):
     for n in range(3):
         assert request_change(client, f"new{n}@example.hu").status_code == 303
     refused = client.post("/account/email?lang=hu", data={
@@ -264,10 +236,10 @@ def test_email_changes_are_capped_per_account(app, client, active, mailbox):
 
         refusals = AuditEvent.select().where(AuditEvent.kind == "email_change",
                                              AuditEvent.outcome == "rate_limited")
-        assert [e.account_id for e in refusals] == [active.id]
+        assert [e.account_id for e in refusals] == [logged_in.id]
 
 
-def test_email_changes_are_capped_per_client(app, kapu, client, active, mailbox):
+def test_email_changes_are_capped_per_client(app, kapu, client, active, mailbox, auth):
     import dataclasses
 
     from domain.limits import Limit
@@ -277,12 +249,11 @@ def test_email_changes_are_capped_per_client(app, kapu, client, active, mailbox)
         Account.create(username="szabo.eva", display_username="szabo.eva", full_name="Szabó Éva",
                        email="eva@example.hu", status="active", created_at=active.created_at,
                        password_hash=kapu.hasher.hash(STRONG_PASSWORD))
-    log_in(client)
+    auth.login()
     assert request_change(client, "one@example.hu").status_code == 303
     assert request_change(client, "two@example.hu").status_code == 303
     same_client = app.test_client()
-    assert same_client.post("/login", data={"csrf_token": csrf_token(same_client, "/login"),
-                                            "username": "szabo.eva", "password": STRONG_PASSWORD}).status_code == 303
+    assert auth.login("szabo.eva", client=same_client).status_code == 303
     assert request_change(same_client, "eva.new@example.hu").status_code == 429
     moved = same_client.post("/account/email", data={
         "csrf_token": csrf_token(same_client, "/account"), "email": "eva.new@example.hu",

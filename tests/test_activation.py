@@ -5,24 +5,7 @@ import re
 import pytest
 
 from models import Account, AuditEvent, OneTimeCode
-from tests.conftest import STRONG_PASSWORD
-
-USERNAME = "kovacs.janos"
-
-
-@pytest.fixture
-def activate(client, csrf):
-    def post(username=USERNAME, code=None, password=STRONG_PASSWORD, confirm=None):
-        data = {
-            "csrf_token": csrf(),
-            "username": username,
-            "code": code,
-            "password": password,
-            "password_confirm": password if confirm is None else confirm,
-        }
-        return client.post("/activate", data=data)
-
-    return post
+from tests.support.helpers import STRONG_PASSWORD, USERNAME
 
 
 def account(app):
@@ -54,18 +37,18 @@ def test_the_plain_form_is_the_same_form_empty(client):
         assert f'<label for="{name}">' in html
 
 
-def test_opening_the_link_many_times_consumes_nothing(client, app, registered, mailbox, activate):
+def test_opening_the_link_many_times_consumes_nothing(client, app, registered, mailbox, auth):
     link = mailbox.last_link()
     for _ in range(3):
         assert client.get(link).status_code == 303
         assert client.head(link).status_code == 303
     assert account(app).status == "pending"
-    assert activate(code=mailbox.last_code()).status_code == 200
+    assert auth.activate().status_code == 200
 
 
-def test_successful_activation_opens_the_account_and_voids_the_code(client, app, registered, mailbox, activate):
+def test_successful_activation_opens_the_account_and_voids_the_code(client, app, registered, mailbox, auth):
     code = mailbox.last_code()
-    response = activate(username="KOVACS.JANOS", code=code.lower().replace("-", " "))
+    response = auth.activate(username="KOVACS.JANOS", code=code.lower().replace("-", " "))
     assert response.status_code == 200
     assert 'href="/login"' in response.get_data(as_text=True)
     opened = account(app)
@@ -73,24 +56,22 @@ def test_successful_activation_opens_the_account_and_voids_the_code(client, app,
     assert opened.password_hash.startswith("$argon2id$")
     with app.app_context():
         assert OneTimeCode.get(OneTimeCode.account == opened.id).used_at is not None
-    again = activate(code=code)
+    again = auth.activate(code=code)
     assert again.status_code == 409
     assert client.get(mailbox.last_link()).status_code == 409
 
 
-def test_login_works_with_the_new_password(client, registered, mailbox, activate, csrf):
-    activate(code=mailbox.last_code())
-    response = client.post("/login", data={"csrf_token": csrf("/login"), "username": USERNAME,
-                                           "password": STRONG_PASSWORD})
+def test_login_works_with_the_new_password(client, active, auth):
+    response = auth.login()
     assert response.status_code == 303 and response.headers["Location"].endswith("/account")
     page = client.get("/account").get_data(as_text=True)
     assert "Kovács János" in page and "j***@example.hu" in page
 
 
 @pytest.mark.parametrize("username, code_of", [("nobody.here", "real"), (USERNAME, "wrong")])
-def test_unknown_username_and_wrong_code_get_one_answer(app, registered, mailbox, activate, username, code_of):
+def test_unknown_username_and_wrong_code_get_one_answer(app, registered, mailbox, auth, username, code_of):
     code = mailbox.last_code() if code_of == "real" else "ABCDE-23456"
-    response = activate(username=username, code=code)
+    response = auth.activate(username=username, code=code)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "The username or the one-time code is wrong" in html
@@ -99,9 +80,9 @@ def test_unknown_username_and_wrong_code_get_one_answer(app, registered, mailbox
     assert account(app).status == "pending"
 
 
-def test_expired_code_points_to_forgotten_password(app, registered, mailbox, activate, frozen_clock):
+def test_expired_code_points_to_forgotten_password(app, registered, mailbox, auth, frozen_clock):
     frozen_clock.advance(seconds=259200 + 1)
-    response = activate(code=mailbox.last_code())
+    response = auth.activate()
     assert response.status_code == 410
     assert 'href="/forgotten-password"' in response.get_data(as_text=True)
     assert account(app).status == "pending"
@@ -114,18 +95,14 @@ def test_expired_link_points_to_forgotten_password(client, registered, mailbox, 
     assert 'href="/forgotten-password"' in response.get_data(as_text=True)
 
 
-def test_short_ttl_from_configuration(app_config, tmp_path):
-    from app import create_app
-
-    app = create_app({**app_config, "KAPU_CODE_TTL": "60"})
-    assert app.extensions["kapu"].code_ttl == 60
-    app.extensions["kapu_database"].close()
+def test_short_ttl_from_configuration(make_app):
+    assert make_app(KAPU_CODE_TTL=60).extensions["kapu"].code_ttl == 60
 
 
-def test_the_code_is_void_after_max_attempts(app, registered, mailbox, activate):
+def test_the_code_is_void_after_max_attempts(app, registered, mailbox, auth):
     for _ in range(5):
-        assert activate(code="ABCDE-23456").status_code == 400
-    response = activate(code=mailbox.last_code())
+        assert auth.activate(code="ABCDE-23456").status_code == 400
+    response = auth.activate()
     assert response.status_code == 429
     assert 'href="/forgotten-password"' in response.get_data(as_text=True)
     assert account(app).status == "pending"
@@ -134,15 +111,15 @@ def test_the_code_is_void_after_max_attempts(app, registered, mailbox, activate)
     assert kinds.count("wrong_code") == 4 and kinds.count("code_voided") == 1
 
 
-def test_a_newer_code_voids_the_older_one(app, kapu, registered, mailbox, activate):
+def test_a_newer_code_voids_the_older_one(app, kapu, registered, mailbox, auth):
     from domain import issuing
 
     old_code, old_link = mailbox.last_code(), mailbox.last_link()
     with app.test_request_context():
         issuing.issue_code(kapu, account(app), "reset")
-    assert activate(code=old_code).status_code == 409
+    assert auth.activate(code=old_code).status_code == 409
     assert app.test_client().get(old_link).status_code == 409
-    assert activate(code=mailbox.last_code()).status_code == 200
+    assert auth.activate().status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -155,9 +132,9 @@ def test_a_newer_code_voids_the_older_one(app, kapu, registered, mailbox, activa
         ("", "", "password", "Choose a new password"),
     ],
 )
-def test_password_rules_refuse_and_keep_what_was_typed(app, registered, mailbox, activate, password, confirm,
+def test_password_rules_refuse_and_keep_what_was_typed(app, registered, mailbox, auth, password, confirm,
                                                         field, message):
-    response = activate(code=mailbox.last_code(), password=password, confirm=confirm)
+    response = auth.activate(password=password, confirm=confirm)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert message in html
@@ -170,17 +147,17 @@ def test_password_rules_refuse_and_keep_what_was_typed(app, registered, mailbox,
     assert account(app).status == "pending"
 
 
-def test_minimum_length_boundary(client, app, registered, mailbox, activate):
+def test_minimum_length_boundary(client, app, registered, mailbox, auth):
     min_minus_one, minimum = "mzqktvwrpxabyu", "mzqktvwrpxabyuf"  # 14 and 15 characters
-    assert activate(code=mailbox.last_code(), password=min_minus_one).status_code == 422
-    assert activate(code=mailbox.last_code(), password=minimum).status_code == 200
+    assert auth.activate(password=min_minus_one).status_code == 422
+    assert auth.activate(password=minimum).status_code == 200
 
 
 @pytest.mark.parametrize("length", [64, 128])
-def test_long_passwords_activate_and_log_in(client, registered, mailbox, activate, csrf, length):
+def test_long_passwords_activate_and_log_in(registered, auth, length):
     phrase = ("árvíztűrő tükörfúrógép " * 10)[:length]
-    assert activate(code=mailbox.last_code(), password=phrase).status_code == 200
-    response = client.post("/login", data={"csrf_token": csrf("/login"), "username": USERNAME, "password": phrase})
+    assert auth.activate(password=phrase).status_code == 200
+    response = auth.login(password=phrase)
     assert response.status_code == 303
 
 
@@ -201,10 +178,10 @@ def test_a_post_without_csrf_token_changes_nothing(client, app, registered, mail
     assert account(app).status == "pending"
 
 
-def test_activation_events_are_audited_without_secrets(app, registered, mailbox, activate, client):
+def test_activation_events_are_audited_without_secrets(app, registered, mailbox, auth, client):
     client.get(mailbox.last_link(), follow_redirects=True)
-    activate(code="ABCDE-23456")
-    activate(code=mailbox.last_code())
+    auth.activate(code="ABCDE-23456")
+    auth.activate()
     with app.app_context():
         events = [(e.kind, e.outcome) for e in AuditEvent.select().order_by(AuditEvent.id)]
         dumped = " ".join(str(e.__data__) for e in AuditEvent.select())

@@ -24,7 +24,7 @@ from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 
 from models import Account, AuditEvent, OneTimeCode, OutboxMessage
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
 SECRET = "test-secret-key-that-is-long-enough"  # KAPU_SECRET_KEY in tests/conftest.py
 ACTIVATION_SALT = "kapu.link.activate"  # domain/links.py: f"kapu.link.{purpose}"

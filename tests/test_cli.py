@@ -32,12 +32,10 @@ def test_register_refuses_bad_input_and_taken_names_with_one_line(runner, regist
     assert bad_mail.exit_code != 0 and "--email" in bad_mail.output
 
 
-def test_send_mail_once_delivers_the_outbox(app_config, registered):
-    from app import create_app
-
+def test_send_mail_once_delivers_the_outbox(make_app, registered):
     server = SmtpServer().start()
     try:
-        app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(server.port)})
+        app = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=server.port)
         result = app.test_cli_runner().invoke(args=["send-mail", "--once"])
         assert result.exit_code == 0 and "Sent 1" in result.output
         assert server.received[0]["to"] == ["janos@example.hu"]

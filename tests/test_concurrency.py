@@ -17,7 +17,7 @@ from argon2.exceptions import VerificationError
 
 from domain import accounts, profile, staff
 from models import Account, AuditEvent, OneTimeCode
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
 USERNAME = "kovacs.janos"
 NEW_PASSWORD = "hegyi patak mellett zöld moha"

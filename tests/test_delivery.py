@@ -5,10 +5,9 @@ import time
 
 import pytest
 
-from app import create_app
 from domain import accounts, clock, delivery
 from domain.delivery import DeliveryWorker, SmtpSettings
-from models import OutboxMessage, create_schema
+from models import OutboxMessage
 from tests.smtp_server import SmtpServer, free_port
 
 
@@ -20,12 +19,8 @@ def smtp():
 
 
 @pytest.fixture
-def smtp_app(app_config, smtp):
-    app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(smtp.port)})
-    with app.app_context():
-        create_schema()
-    yield app
-    app.extensions["kapu_database"].close()
+def smtp_app(make_app, smtp):
+    return make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=smtp.port)
 
 
 def register(app, username="kovacs.janos", email="janos@example.hu", language="hu"):
@@ -71,11 +66,9 @@ def test_the_server_delivers_by_itself_within_seconds(smtp_app, smtp):
     assert len(smtp.received) == 1
 
 
-def test_smtp_down_is_retried_with_back_off_and_nothing_is_lost_or_sent_twice(app_config, frozen_clock):
+def test_smtp_down_is_retried_with_back_off_and_nothing_is_lost_or_sent_twice(make_app, frozen_clock):
     port = free_port()
-    app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(port)})
-    with app.app_context():
-        create_schema()
+    app = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=port)
     register(app)
     assert deliver(app) == 0  # nobody listens: the attempt fails
     with app.app_context():
@@ -86,12 +79,11 @@ def test_smtp_down_is_retried_with_back_off_and_nothing_is_lost_or_sent_twice(ap
         assert deliver(app) == 0  # backing off: not due yet
         frozen_clock.advance(seconds=11)
         assert deliver(app) == 1
-        restarted = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(port)})
+        restarted = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=port)
         assert deliver(restarted) == 0
         assert len(server.received) == 1
     finally:
         server.stop()
-        app.extensions["kapu_database"].close()
 
 
 def test_a_sender_that_died_mid_send_is_taken_over_later(smtp_app, smtp, frozen_clock):

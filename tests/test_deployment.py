@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import STRONG_PASSWORD
 from tests.smtp_server import SmtpServer, free_port
+from tests.support.helpers import STRONG_PASSWORD
 from tests.support.tls_proxy import TlsProxy
 
 pytestmark = pytest.mark.slow  # starts two servers on PostgreSQL

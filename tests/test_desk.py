@@ -5,27 +5,23 @@ import re
 import pytest
 
 from models import Account, AuditEvent
-from tests.conftest import STRONG_PASSWORD, csrf_token
 from tests.smtp_server import SmtpServer
-from tests.staff_helpers import add_staff, logged_in
+from tests.support.helpers import STAFF_PASSWORD, Auth, add_staff, csrf_token
 
 
 @pytest.fixture
-def clerk(app):
-    add_staff(app, "clerk.bp", "clerk", office="BP-V-OKM")
-    return logged_in(app, "clerk.bp")
+def clerk(auth):
+    return auth.staff_login("clerk.bp", "clerk", office="BP-V-OKM")
 
 
 @pytest.fixture
-def other_clerk(app):
-    add_staff(app, "clerk.deb", "clerk", office="NAV-DEB")
-    return logged_in(app, "clerk.deb")
+def other_clerk(auth):
+    return auth.staff_login("clerk.deb", "clerk", office="NAV-DEB")
 
 
 @pytest.fixture
-def admin(app):
-    add_staff(app, "admin.one", "admin")
-    return logged_in(app, "admin.one")
+def admin(auth):
+    return auth.staff_login("admin.one", "admin")
 
 
 def desk_register(client, username="toth.pal", email="pal@example.hu"):
@@ -33,11 +29,9 @@ def desk_register(client, username="toth.pal", email="pal@example.hu"):
                                                "full_name": "Tóth Pál", "email": email})
 
 
-def test_staff_land_on_the_desk_after_login(app):
+def test_staff_land_on_the_desk_after_login(app, auth):
     add_staff(app, "clerk.bp", "clerk", office="BP-V-OKM")
-    client = app.test_client()
-    response = client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "clerk.bp",
-                                           "password": "asztal mögött ül a hivatalnok"})
+    response = auth.login("clerk.bp", STAFF_PASSWORD)
     assert response.headers["Location"].endswith("/desk")
 
 
@@ -48,11 +42,7 @@ def test_anonymous_visitors_are_sent_to_login(client, path):
 
 
 @pytest.mark.parametrize("path", ["/desk", "/desk/audit", "/desk/notices"])
-def test_a_citizen_cannot_reach_the_desk(client, csrf, registered, mailbox, path):
-    client.post("/activate", data={"csrf_token": csrf(), "username": "kovacs.janos", "code": mailbox.last_code(),
-                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
-    client.post("/login", data={"csrf_token": csrf("/login"), "username": "kovacs.janos",
-                                "password": STRONG_PASSWORD})
+def test_a_citizen_cannot_reach_the_desk(client, logged_in, path):
     assert client.get(path).status_code == 403
 
 
@@ -77,18 +67,11 @@ def test_a_clerk_registers_a_citizen_in_person(app, clerk, mailbox):
     assert "toth.pal" in clerk.get("/desk").get_data(as_text=True)
 
 
-def test_desk_registration_delivers_over_smtp(app_config):
-    from app import create_app
-
+def test_desk_registration_delivers_over_smtp(make_app):
     server = SmtpServer().start()
     try:
-        app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(server.port)})
-        with app.app_context():
-            from domain import offices
-
-            offices.seed_demo_offices()
-        add_staff(app, "clerk.bp", "clerk", office="BP-V-OKM")
-        desk_register(logged_in(app, "clerk.bp"))
+        app = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=server.port)
+        desk_register(Auth.of(app).staff_login("clerk.bp", "clerk", office="BP-V-OKM"))
         app.test_cli_runner().invoke(args=["send-mail", "--once"])
         assert [m["to"] for m in server.received] == [["pal@example.hu"]]
     finally:
@@ -113,7 +96,7 @@ def pending_id(app, username):
         return Account.get(Account.username == username).id
 
 
-def test_reissue_sends_a_new_code_and_voids_the_old_one(app, clerk, registered, mailbox):
+def test_reissue_sends_a_new_code_and_voids_the_old_one(app, auth, clerk, registered, mailbox):
     old_code = mailbox.last_code("janos@example.hu")
     account_id = pending_id(app, "kovacs.janos")
     response = clerk.post(f"/desk/registrations/{account_id}/reissue",
@@ -121,11 +104,7 @@ def test_reissue_sends_a_new_code_and_voids_the_old_one(app, clerk, registered, 
     assert response.status_code == 200
     assert mailbox.last_code("janos@example.hu") != old_code
     assert mailbox.last_code("janos@example.hu") not in response.get_data(as_text=True)
-    activate = app.test_client()
-    result = activate.post("/activate", data={"csrf_token": csrf_token(activate), "username": "kovacs.janos",
-                                              "code": old_code, "password": STRONG_PASSWORD,
-                                              "password_confirm": STRONG_PASSWORD})
-    assert result.status_code == 409
+    assert auth.activate(old_code).status_code == 409
     with app.app_context():
         event = AuditEvent.get(AuditEvent.kind == "desk_reissue")
         assert (event.actor, event.detail) == ("clerk.bp", "lost the mail")

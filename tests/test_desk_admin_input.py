@@ -5,14 +5,12 @@ import re
 import pytest
 
 from domain import audit
-from tests.conftest import csrf_token
-from tests.staff_helpers import add_staff, logged_in
+from tests.support.helpers import csrf_token
 
 
 @pytest.fixture
-def admin(app):
-    add_staff(app, "admin.one", "admin")
-    return logged_in(app, "admin.one")
+def admin(auth):
+    return auth.staff_login("admin.one", "admin")
 
 
 @pytest.fixture

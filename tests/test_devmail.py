@@ -2,8 +2,6 @@
 
 import pytest
 
-from app import create_app
-
 FORWARDING_HEADERS = [
     {"Forwarded": "for=192.0.2.7;proto=https"},
     {"X-Forwarded-For": "127.0.0.1"},
@@ -14,21 +12,12 @@ FORWARDING_HEADERS = [
 
 
 @pytest.fixture
-def make_app(app_config):
-    made = []
-
-    def make(**settings):
-        app = create_app({**app_config, "KAPU_DEV_MAILBOX": "1", **settings})
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.extensions["kapu_database"].close()
+def devmail_app(make_app):
+    return lambda **settings: make_app(KAPU_DEV_MAILBOX="1", **settings)
 
 
-def test_on_with_the_flag_for_a_local_browser(make_app, registered):
-    response = make_app().test_client().get("/dev/mailbox")
+def test_on_with_the_flag_for_a_local_browser(devmail_app, registered):
+    response = devmail_app().test_client().get("/dev/mailbox")
     assert response.status_code == 200 and "janos@example.hu" in response.get_data(as_text=True)
 
 
@@ -36,26 +25,26 @@ def test_off_by_default(client, registered):
     assert client.get("/dev/mailbox").status_code == 404
 
 
-def test_refused_when_mail_really_goes_out(make_app):
-    assert make_app(KAPU_SMTP_HOST="127.0.0.1").test_client().get("/dev/mailbox").status_code == 404
+def test_refused_when_mail_really_goes_out(devmail_app):
+    assert devmail_app(KAPU_SMTP_HOST="127.0.0.1").test_client().get("/dev/mailbox").status_code == 404
 
 
-def test_refused_when_the_base_url_is_https(make_app):
-    app = make_app(KAPU_BASE_URL="https://127.0.0.1:5000")
+def test_refused_when_the_base_url_is_https(devmail_app):
+    app = devmail_app(KAPU_BASE_URL="https://127.0.0.1:5000")
     assert app.test_client().get("/dev/mailbox", base_url="https://127.0.0.1:5000").status_code == 404
     assert app.test_client().get("/dev/mailbox").status_code == 404
 
 
-def test_refused_to_other_machines(make_app):
-    client = make_app().test_client()
+def test_refused_to_other_machines(devmail_app):
+    client = devmail_app().test_client()
     assert client.get("/dev/mailbox", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 404
 
 
 @pytest.mark.parametrize("headers", FORWARDING_HEADERS, ids=lambda h: next(iter(h)))
 @pytest.mark.parametrize("trusted", ["", "1", "127.0.0.1"])
-def test_refused_when_a_request_carries_any_forwarding_header(make_app, headers, trusted):
+def test_refused_when_a_request_carries_any_forwarding_header(devmail_app, headers, trusted):
     """A local proxy makes every visitor local: a forwarding header means one stands in front, trusted or not."""
-    client = make_app(KAPU_TRUSTED_PROXIES=trusted).test_client()
+    client = devmail_app(KAPU_TRUSTED_PROXIES=trusted).test_client()
     assert client.get("/dev/mailbox").status_code == 200
     assert client.get("/dev/mailbox", headers=headers).status_code == 404
 

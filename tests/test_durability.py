@@ -15,7 +15,7 @@ import pytest
 from app import create_app
 from domain import accounts, activation
 from models import Account, OneTimeCode
-from tests.conftest import STRONG_PASSWORD, Mailbox
+from tests.support.helpers import STRONG_PASSWORD, Mailbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = 120
@@ -35,7 +35,7 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
         sys.path.insert(0, {str(ROOT)!r})
         from app import create_app
         from domain import activation
-        from tests.conftest import FAST_HASHER
+        from tests.support.helpers import FAST_HASHER
         app = create_app({{**{ {k: v for k, v in app_config.items() if k.startswith("KAPU_")}!r},
                            "PASSWORD_HASHER": FAST_HASHER}})
         codes = {codes!r}

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from domain import notices
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
 # Letters English never uses, and common Hungarian words that carry none of them.
 HUNGARIAN_LETTERS = re.compile(r"[áéíóöőúüű]", re.IGNORECASE)
@@ -71,16 +71,9 @@ def hungarian_leftovers(html):
 
 
 @pytest.fixture
-def hungarian_site(app_config):
+def hungarian_site(make_app):
     """Hungarian by default, as deployed; the visitor switches to English with the language switch."""
-    from app import create_app
-    from cli import prepare_database
-
-    app = create_app({**app_config, "KAPU_LANGUAGE": "hu"})
-    with app.app_context():
-        prepare_database()
-    yield app
-    app.extensions["kapu_database"].close()
+    return make_app(KAPU_LANGUAGE="hu")
 
 
 @pytest.fixture
@@ -94,7 +87,7 @@ def visitor(hungarian_site):
 def citizen(hungarian_site):
     """An active account registered in Hungarian (its name has Hungarian letters), and its first code's link."""
     from domain import accounts, activation
-    from tests.conftest import Mailbox
+    from tests.support.helpers import Mailbox
 
     kapu = hungarian_site.extensions["kapu"]
     with hungarian_site.test_request_context():
@@ -194,9 +187,9 @@ def test_a_released_database_gets_the_english_source_line(tmp_path):
     """Upgrading a database made before the English source line existed fills it in for the shipped wording."""
     import migrations
     from models import Article
-    from tests.test_migrations import open_file, released_database
+    from tests.support.helpers import open_sqlite, released_database
 
-    database = open_file(released_database(tmp_path / "kapu.db"))
+    database = open_sqlite(released_database(tmp_path / "kapu.db"))
     migrations.upgrade(database)
     with database.bind_ctx([Article]):
         sources = {a.slug: (a.source, a.source_in("en")) for a in Article.select()}

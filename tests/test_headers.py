@@ -6,7 +6,7 @@ import pytest
 
 from app import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
 from models import AuditEvent
-from tests.conftest import csrf_token
+from tests.support.helpers import csrf_token
 
 
 @pytest.mark.parametrize("path", ["/", "/activate", "/register", "/login", "/healthz", "/no-such-page"])
@@ -34,10 +34,8 @@ def test_session_cookie_is_httponly_and_lax(client):
     assert cookie.http_only and cookie.same_site == "Lax" and not cookie.secure
 
 
-def test_https_base_url_gives_a_secure_host_prefixed_cookie_and_hsts(app_config):
-    from app import create_app
-
-    app = create_app({**app_config, "KAPU_BASE_URL": "https://kapu.example.hu"})
+def test_https_base_url_gives_a_secure_host_prefixed_cookie_and_hsts(make_app):
+    app = make_app(KAPU_BASE_URL="https://kapu.example.hu")
     client = app.test_client()
     response = client.get("/activate", base_url="https://kapu.example.hu")
     assert "max-age=" in response.headers["Strict-Transport-Security"]
@@ -52,7 +50,6 @@ def test_https_base_url_gives_a_secure_host_prefixed_cookie_and_hsts(app_config)
                          "username": "nobody.here", "password": "wrong password!"},
                          headers={"Referer": "https://kapu.example.hu/login"})
     assert posted.status_code == 401
-    app.extensions["kapu_database"].close()
 
 
 def test_plain_http_base_url_sends_no_hsts_and_a_plain_cookie(client):

@@ -3,8 +3,7 @@
 import re
 
 from domain import help as articles
-from tests.conftest import csrf_token
-from tests.staff_helpers import add_staff, logged_in
+from tests.support.helpers import STAFF_PASSWORD, csrf_token
 
 
 def test_the_activation_article_has_breadcrumbs_dates_and_source(client):
@@ -46,9 +45,8 @@ def test_markdown_with_script_renders_inert():
     assert "&lt;script&gt;" in html  # shown as text, inert
 
 
-def test_an_admin_edits_with_a_preview_and_the_modified_date_updates(app, client, frozen_clock):
-    add_staff(app, "admin.one", "admin")
-    admin = logged_in(app, "admin.one")
+def test_an_admin_edits_with_a_preview_and_the_modified_date_updates(app, auth, client, frozen_clock):
+    admin = auth.staff_login("admin.one", "admin")
     editor = admin.get("/desk/help/activation").get_data(as_text=True)
     assert "Aktiválás, az ügyfélfiók megnyitása" in editor
     token = csrf_token(admin, "/desk/help/activation")
@@ -59,7 +57,8 @@ def test_an_admin_edits_with_a_preview_and_the_modified_date_updates(app, client
     assert preview.status_code == 200 and "<strong>szöveg</strong>" in page and "<script>alert" not in page
     assert "Aktiválás, az ügyfélfiók megnyitása" in client.get("/help/activation?lang=hu").get_data(as_text=True)
     frozen_clock.advance(days=400)
-    admin = logged_in(app, "admin.one")  # 400 days on, the staff session has long timed out
+    admin = app.test_client()  # 400 days on, the staff session has long timed out
+    auth.login("admin.one", STAFF_PASSWORD, client=admin)
     data["csrf_token"] = csrf_token(admin, "/desk/help/activation")
     saved = admin.post("/desk/help/activation", data={**data, "action": "save"})
     assert saved.status_code == 303

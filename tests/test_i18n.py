@@ -2,18 +2,13 @@
 
 import pytest
 
-from app import create_app
-from cli import prepare_database
 from domain import accounts
+from tests.support.helpers import Mailbox, csrf_token
 
 
 @pytest.fixture
-def hu_app(app_config):
-    app = create_app({**app_config, "KAPU_LANGUAGE": "hu"})
-    with app.app_context():
-        prepare_database()
-    yield app
-    app.extensions["kapu_database"].close()
+def hu_app(make_app):
+    return make_app(KAPU_LANGUAGE="hu")
 
 
 def test_the_interface_is_hungarian_by_default(hu_app):
@@ -35,8 +30,6 @@ def test_the_switch_keeps_the_code_from_the_link(hu_app):
     with hu_app.test_request_context():
         accounts.register(hu_app.extensions["kapu"], username="nagy.eva", full_name="Nagy Éva",
                           email="eva@example.hu", language="hu", channel="online")
-    from tests.conftest import Mailbox
-
     mailbox = Mailbox(hu_app)
     client = hu_app.test_client()
     html = client.get(mailbox.last_link(), follow_redirects=True).get_data(as_text=True)
@@ -46,8 +39,6 @@ def test_the_switch_keeps_the_code_from_the_link(hu_app):
 
 
 def test_validation_messages_follow_the_language(hu_app):
-    from tests.conftest import csrf_token
-
     client = hu_app.test_client()
     token = csrf_token(client)
     response = client.post("/activate/check/password_confirm", data={"password": "abc", "password_confirm": "x"},
@@ -56,8 +47,6 @@ def test_validation_messages_follow_the_language(hu_app):
 
 
 def test_mail_is_written_in_the_accounts_language(hu_app):
-    from tests.conftest import Mailbox
-
     with hu_app.test_request_context():
         for language, name in (("hu", "magyar.user"), ("en", "english.user")):
             accounts.register(hu_app.extensions["kapu"], username=name, full_name="Teszt Elek",
@@ -68,7 +57,6 @@ def test_mail_is_written_in_the_accounts_language(hu_app):
     assert en_message.subject == "Your Kapu activation code" and "Dear Teszt Elek," in en_text
 
 
-def test_english_default_from_configuration(app_config):
-    app = create_app({**app_config, "KAPU_LANGUAGE": "en"})
+def test_english_default_from_configuration(make_app):
+    app = make_app(KAPU_LANGUAGE="en")
     assert '<html lang="en">' in app.test_client().get("/").get_data(as_text=True)
-    app.extensions["kapu_database"].close()

@@ -9,13 +9,12 @@ import pytest
 from cryptography.fernet import InvalidToken
 
 import config
-from app import create_app
 from domain import accounts, delivery, outbox
 from domain.context import mail_domain
 from domain.delivery import SmtpSettings
 from models import Account, OutboxMessage
-from tests.conftest import STRONG_PASSWORD, csrf_token
 from tests.smtp_server import SmtpServer
+from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
 OLD_KEY = "the-old-secret-key-0123456789"
 NEW_KEY = "the-new-secret-key-9876543210"
@@ -29,18 +28,10 @@ def smtp():
 
 
 @pytest.fixture
-def make_app(app_config, smtp):
-    made = []
-
-    def build(key, fallbacks=""):
-        app = create_app({**app_config, "KAPU_SECRET_KEY": key, "KAPU_SECRET_KEY_FALLBACKS": fallbacks,
-                          "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(smtp.port)})
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        app.extensions["kapu_database"].close()
+def keyed_app(make_app, smtp):
+    """An app with this secret key (and fallbacks) that delivers to the test's SMTP server."""
+    return lambda key, fallbacks="": make_app(KAPU_SECRET_KEY=key, KAPU_SECRET_KEY_FALLBACKS=fallbacks,
+                                              KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=smtp.port)
 
 
 def register(app, username="kovacs.janos", email="janos@example.hu"):
@@ -59,14 +50,14 @@ def deliver(app):
         return delivery.deliver_due(app.extensions["kapu"], SmtpSettings.from_config(app.config))
 
 
-def test_after_rotation_pending_mail_goes_out_and_the_old_link_and_code_activate(make_app, smtp):
-    old = make_app(OLD_KEY)
+def test_after_rotation_pending_mail_goes_out_and_the_old_link_and_code_activate(keyed_app, smtp):
+    old = keyed_app(OLD_KEY)
     code, link = register(old)
     old_client = old.test_client()
     old_client.get("/?lang=hu")  # a session signed with the old key
     session_cookie = old_client.get_cookie("session").value
 
-    new = make_app(NEW_KEY, fallbacks=OLD_KEY)
+    new = keyed_app(NEW_KEY, fallbacks=OLD_KEY)
     assert deliver(new) == 1
     assert code in smtp.handler.received[0]["message"].get_body(("plain",)).get_content()
 
@@ -81,10 +72,10 @@ def test_after_rotation_pending_mail_goes_out_and_the_old_link_and_code_activate
         assert Account.get(Account.username == "kovacs.janos").status == "active"
 
 
-def test_new_things_are_signed_and_sealed_with_the_current_key_only(make_app):
-    new = make_app(NEW_KEY, fallbacks=OLD_KEY)
+def test_new_things_are_signed_and_sealed_with_the_current_key_only(keyed_app):
+    new = keyed_app(NEW_KEY, fallbacks=OLD_KEY)
     code, link = register(new, "uj.polgar", "uj@example.hu")
-    only_old = make_app(OLD_KEY)
+    only_old = keyed_app(OLD_KEY)
     assert code not in only_old.test_client().get(link).get_data(as_text=True)
     with only_old.app_context():
         message = OutboxMessage.get(OutboxMessage.recipient == "uj@example.hu")
@@ -92,10 +83,10 @@ def test_new_things_are_signed_and_sealed_with_the_current_key_only(make_app):
             outbox.unseal(only_old.extensions["kapu"], message)
 
 
-def test_mail_sealed_with_a_forgotten_key_is_marked_failed_once_with_one_clear_line(make_app, smtp, caplog):
-    old = make_app(OLD_KEY)
+def test_mail_sealed_with_a_forgotten_key_is_marked_failed_once_with_one_clear_line(keyed_app, smtp, caplog):
+    old = keyed_app(OLD_KEY)
     register(old)
-    forgot = make_app(NEW_KEY)  # rotated without listing the old key
+    forgot = keyed_app(NEW_KEY)  # rotated without listing the old key
     with caplog.at_level(logging.ERROR, logger="kapu.delivery"):
         assert deliver(forgot) == 0
         assert deliver(forgot) == 0
@@ -125,10 +116,9 @@ def test_message_ids_use_the_sites_domain(base_url, mail_from, domain):
     assert mail_domain(base_url, mail_from) == domain
 
 
-def test_a_registration_mail_carries_the_base_urls_domain(app_config):
-    app = create_app({**app_config, "KAPU_BASE_URL": "https://kapu.example.hu"})
+def test_a_registration_mail_carries_the_base_urls_domain(make_app):
+    app = make_app(KAPU_BASE_URL="https://kapu.example.hu")
     with app.test_request_context():
         accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
                           email="janos@example.hu", language="en", channel="online")
         assert re.fullmatch(r"<[0-9a-f]{32}@kapu\.example\.hu>", OutboxMessage.get().message_id)
-    app.extensions["kapu_database"].close()

@@ -1,57 +1,37 @@
 """Guessing and flooding: each limit refuses the crossing attempt with 429 and lets the owner in later."""
 
-import pytest
 
-from app import create_app
-from models import AuditEvent, create_schema
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from models import AuditEvent
+from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
 
-@pytest.fixture
-def active(client, csrf, registered, mailbox):
-    client.post("/activate", data={"csrf_token": csrf(), "username": "kovacs.janos", "code": mailbox.last_code(),
-                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
-
-
-def log_in(client, password, username="kovacs.janos"):
-    return client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": username,
-                                       "password": password})
-
-
-def test_login_backs_off_after_five_failures_without_locking_the_owner_out(app, client, active, frozen_clock):
+def test_login_backs_off_after_five_failures_without_locking_the_owner_out(app, active, frozen_clock, auth):
     for _ in range(5):
-        assert log_in(client, "wrong password!").status_code == 401
-    crossing = log_in(client, STRONG_PASSWORD)
+        assert auth.login(password="wrong password!").status_code == 401
+    crossing = auth.login()
     assert crossing.status_code == 429 and int(crossing.headers["Retry-After"]) > 0
     frozen_clock.advance(seconds=31)
-    assert log_in(client, STRONG_PASSWORD).status_code == 303
+    assert auth.login().status_code == 303
     with app.app_context():
         assert AuditEvent.select().where(AuditEvent.kind == "login", AuditEvent.outcome == "rate_limited").count()
 
 
-def test_back_off_is_the_same_for_unknown_usernames(client):
+def test_back_off_is_the_same_for_unknown_usernames(auth):
     for _ in range(5):
-        assert log_in(client, "wrong password!", username="nobody.here").status_code == 401
-    assert log_in(client, "wrong password!", username="nobody.here").status_code == 429
+        assert auth.login("nobody.here", "wrong password!").status_code == 401
+    assert auth.login("nobody.here", "wrong password!").status_code == 429
 
 
-def test_back_off_ends_with_the_window(client, active, frozen_clock):
+def test_back_off_ends_with_the_window(active, frozen_clock, auth):
     for _ in range(7):
-        log_in(client, "wrong password!")
+        auth.login(password="wrong password!")
         frozen_clock.advance(minutes=2)
     frozen_clock.advance(minutes=15)
-    assert log_in(client, STRONG_PASSWORD).status_code == 303
+    assert auth.login().status_code == 303
 
 
-def limited_app(app_config, **limits):
-    app = create_app({**app_config, **{k: str(v) for k, v in limits.items()}})
-    with app.app_context():
-        create_schema()
-    return app
-
-
-def test_per_client_cap_on_posts(app_config, frozen_clock):
-    app = limited_app(app_config, KAPU_CLIENT_POSTS_PER_MINUTE=3)
+def test_per_client_cap_on_posts(make_app, frozen_clock):
+    app = make_app(KAPU_CLIENT_POSTS_PER_MINUTE=3)
     client = app.test_client()
     token = csrf_token(client, "/login")
     data = {"csrf_token": token, "username": "a.b.c", "password": "x"}
@@ -65,7 +45,6 @@ def test_per_client_cap_on_posts(app_config, frozen_clock):
     assert blocked.status_code == 429 and elsewhere.status_code == 401
     frozen_clock.advance(seconds=61)
     assert client.post("/login", data=data).status_code == 401
-    app.extensions["kapu_database"].close()
 
 
 def test_the_default_per_client_cap_lets_a_busy_office_through(client, active):
@@ -75,10 +54,10 @@ def test_the_default_per_client_cap_lets_a_busy_office_through(client, active):
     assert statuses == {401}
 
 
-def test_wrong_codes_are_capped_per_client_across_usernames(app_config, frozen_clock):
+def test_wrong_codes_are_capped_per_client_across_usernames(make_app, frozen_clock):
     from domain import accounts
 
-    app = limited_app(app_config, KAPU_CLIENT_WRONG_CODES_PER_HOUR=4)
+    app = make_app(KAPU_CLIENT_WRONG_CODES_PER_HOUR=4)
     with app.test_request_context():
         for name in ("anna.a", "bela.b", "cili.c"):
             accounts.register(app.extensions["kapu"], username=name, full_name=name, email=f"{name}@example.hu",
@@ -94,11 +73,10 @@ def test_wrong_codes_are_capped_per_client_across_usernames(app_config, frozen_c
     assert statuses == [400, 400, 400, 400, 429]
     frozen_clock.advance(hours=1, seconds=1)
     assert attempt("cili.c").status_code == 400
-    app.extensions["kapu_database"].close()
 
 
-def test_registration_mail_is_capped_per_client(app_config):
-    app = limited_app(app_config, KAPU_CLIENT_MAILS_PER_HOUR=2)
+def test_registration_mail_is_capped_per_client(make_app):
+    app = make_app(KAPU_CLIENT_MAILS_PER_HOUR=2)
     client = app.test_client()
     token = csrf_token(client, "/register")
     statuses = [client.post("/register", data={"csrf_token": token, "username": f"user.{i}", "full_name": "X Y",
@@ -108,15 +86,13 @@ def test_registration_mail_is_capped_per_client(app_config):
         from models import Account
 
         assert Account.select().count() == 2
-    app.extensions["kapu_database"].close()
 
 
-def test_the_429_page_is_in_the_users_language(app_config):
-    app = limited_app(app_config, KAPU_CLIENT_POSTS_PER_MINUTE=1, KAPU_LANGUAGE="hu")
+def test_the_429_page_is_in_the_users_language(make_app):
+    app = make_app(KAPU_CLIENT_POSTS_PER_MINUTE=1, KAPU_LANGUAGE="hu")
     client = app.test_client()
     token = csrf_token(client, "/login")
     client.post("/login", data={"csrf_token": token, "username": "abc", "password": "x"})
     refused = client.post("/login", data={"csrf_token": token, "username": "abc", "password": "x"})
     assert refused.status_code == 429 and 'lang="hu"' in refused.get_data(as_text=True)
     assert "Too many attempts" not in refused.get_data(as_text=True)
-    app.extensions["kapu_database"].close()

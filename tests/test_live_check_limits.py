@@ -4,22 +4,16 @@ import time
 
 import pytest
 
-from app import create_app
-from cli import prepare_database
 from domain import passwords
 from models import AuditEvent
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import Auth, csrf_token
 
 LOOKALIKES = "4@8({[<3691!|70$5+%2"  # zxcvbn tries every l33t reading of these: the costly case
 
 
 @pytest.fixture
-def small_limit_app(app_config):
-    app = create_app({**app_config, "KAPU_CLIENT_CHECKS_PER_MINUTE": "5"})
-    with app.app_context():
-        prepare_database()
-    yield app
-    app.extensions["kapu_database"].close()
+def small_limit_app(make_app):
+    return make_app(KAPU_CLIENT_CHECKS_PER_MINUTE=5)
 
 
 def checker(app, address="203.0.113.7"):
@@ -66,20 +60,16 @@ def test_the_default_limit_lets_a_person_type_but_not_a_script_hammer(app):
     assert statuses[:120] == [200] * 120 and set(statuses[120:]) == {429}
 
 
-def test_the_account_checks_are_limited_too(small_limit_app, mailbox):
+def test_the_account_checks_are_limited_too(small_limit_app):
     from domain import accounts
 
     with small_limit_app.test_request_context():
         accounts.register(small_limit_app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
                           email="janos@example.hu", language="en", channel="office")
-    client = small_limit_app.test_client()
-    from tests.conftest import Mailbox
-
-    code = Mailbox(small_limit_app).last_code()
-    client.post("/activate", data={"csrf_token": csrf_token(client), "username": "kovacs.janos", "code": code,
-                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
-    client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kovacs.janos",
-                                "password": STRONG_PASSWORD})
+    auth = Auth.of(small_limit_app)
+    auth.activate()
+    auth.login()
+    client = auth.client
     token = csrf_token(client, "/account")
     statuses = [client.post("/account/check/password", data={"change-password": "x"},
                             headers={"X-CSRFToken": token}).status_code for _ in range(6)]

@@ -5,41 +5,21 @@ both (issue 14 item 5). tests/browser/test_mail_browser.py opens the HTML bodies
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from html.parser import HTMLParser
-from types import SimpleNamespace
 
 import pytest
 
 import mail
+from tests.support.helpers import MAIL_CODE, mail_context
 
 LANGUAGES = ["hu", "en"]
-CODE = "ABCDE-FGH23"
 CODE_LINE = re.compile(r"^\s+([2-9A-Z]{5}-[2-9A-Z]{5})$", re.MULTILINE)
 URL = re.compile(r"https?://\S+")
 
 
-def sample_context(kind):
-    """What the domain hands compose() for each kind of mail (values shaped like the real ones)."""
-    account = SimpleNamespace(full_name="Teszt Elek", display_username="teszt.elek")
-    deadline = datetime(2026, 11, 28, 13, 2)
-    return {
-        "activation_code": {"account": account, "code": CODE, "deadline": deadline,
-                            "link": "http://kapu.test/activate/l/abc123"},
-        "reset_code": {"account": account, "code": CODE, "deadline": deadline,
-                       "link": "http://kapu.test/activate/l/def456"},
-        "username_taken": {"register_url": "http://kapu.test/register"},
-        "email_change_confirm": {"account": account, "link": "http://kapu.test/account/email/confirm/xyz"},
-        "email_changed_notice": {"account": account, "new_email_masked": "u***@pelda.hu"},
-        "email_change_requested": {"account": account, "new_email_masked": "u***@pelda.hu",
-                                   "cancel_link": "http://kapu.test/account/email/cancel/xyz",
-                                   "forgotten_url": "http://kapu.test/forgotten-password"},
-    }[kind]
-
-
 def composed(app, kind, language):
     with app.app_context():
-        return mail.compose(kind, language, **sample_context(kind))
+        return mail.compose(kind, language, **mail_context(kind))
 
 
 class MailPage(HTMLParser):
@@ -93,8 +73,8 @@ def test_the_html_mail_and_its_text_twin_say_the_same(app, kind, language):
 @pytest.mark.parametrize("kind", ["activation_code", "reset_code"])
 def test_the_code_stands_grouped_on_its_own_line(app, kind, language):
     subject, text, html = composed(app, kind, language)
-    assert CODE_LINE.findall(text) == [CODE]
-    [paragraph] = re.findall(r"<p style=\"([^\"]*)\">\s*" + CODE + r"\s*</p>", html)
+    assert CODE_LINE.findall(text) == [MAIL_CODE]
+    [paragraph] = re.findall(r"<p style=\"([^\"]*)\">\s*" + MAIL_CODE + r"\s*</p>", html)
     assert "monospace" in paragraph and "white-space:nowrap" in paragraph
     size = float(re.search(r"font-size:([\d.]+)em", paragraph).group(1))
     assert size >= 1.5
@@ -106,5 +86,5 @@ def test_hungarian_and_english_mails_differ_in_every_sentence(app, kind):
     _, hu_text, _ = composed(app, kind, "hu")
     _, en_text, _ = composed(app, kind, "en")
     shared = {line.strip() for line in hu_text.splitlines()} & {line.strip() for line in en_text.splitlines()}
-    allowed = {"", "--", "Kapu", CODE} | set(URL.findall(en_text))
+    allowed = {"", "--", "Kapu", MAIL_CODE} | set(URL.findall(en_text))
     assert shared <= allowed, f"untranslated lines: {shared - allowed}"

@@ -19,20 +19,17 @@ import db
 import migrations
 import models
 from app import create_app
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import (
+    RELEASED_CODE,
+    RELEASED_KEY,
+    STRONG_PASSWORD,
+    csrf_token,
+    open_sqlite,
+    released_database,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-RELEASED_DUMP = ROOT / "tests" / "fixtures" / "b8083a0.sql"
-RELEASED_KEY = "kapu-b8083a0-fixture-secret-key"
-RELEASED_CODE = "FK3EG-NAKET"
 REAL_STEPS = migrations.steps()
-
-
-def released_database(path):
-    """A database file as b8083a0 left it: a pending account whose code was mailed."""
-    with sqlite3.connect(path) as connection:
-        connection.executescript(RELEASED_DUMP.read_text(encoding="utf-8"))
-    return path
 
 
 def schema_of(path):
@@ -57,13 +54,9 @@ def with_steps(monkeypatch, *extra):
     return [number for number, _ in numbered]
 
 
-def open_file(path):
-    return models.open_database(f"sqlite:///{path}")
-
-
 def test_v001_creates_exactly_the_released_schema(tmp_path, monkeypatch):
     monkeypatch.setattr(migrations, "steps", lambda: REAL_STEPS[:1])
-    database = open_file(tmp_path / "new.db")
+    database = open_sqlite(tmp_path / "new.db")
     assert migrations.upgrade(database) == [1]
     database.close()
     assert schema_of(tmp_path / "new.db") == schema_of(released_database(tmp_path / "old.db"))
@@ -71,7 +64,7 @@ def test_v001_creates_exactly_the_released_schema(tmp_path, monkeypatch):
 
 def test_a_released_database_is_version_1_and_upgrades_to_the_latest(tmp_path):
     path = released_database(tmp_path / "kapu.db")
-    database = open_file(path)
+    database = open_sqlite(path)
     assert migrations.current_version(database) == 1
     assert migrations.upgrade(database) == [number for number, _ in REAL_STEPS if number > 1]
     assert migrations.current_version(database) == migrations.latest()
@@ -83,7 +76,7 @@ def test_a_released_database_is_version_1_and_upgrades_to_the_latest(tmp_path):
 def test_after_upgrade_the_pending_account_activates_with_its_mailed_code_and_logs_in(
         tmp_path, app_config, frozen_clock):
     path = released_database(tmp_path / "kapu.db")
-    database = open_file(path)
+    database = open_sqlite(path)
     migrations.upgrade(database)
     database.close()
     with sqlite3.connect(path) as connection:
@@ -153,7 +146,7 @@ def migrations_add_note(migrator):
 
 def test_a_failing_step_changes_nothing(tmp_path, monkeypatch):
     path = released_database(tmp_path / "kapu.db")
-    database = open_file(path)
+    database = open_sqlite(path)
     migrations.upgrade(database)
 
     def half_done(migrator, database):
@@ -171,7 +164,7 @@ def test_a_failing_step_changes_nothing(tmp_path, monkeypatch):
 def test_a_step_that_rebuilds_a_table_keeps_the_rows_that_point_at_it(tmp_path, monkeypatch):
     """SQLite alters a column by copying the table; with foreign keys on, dropping it would cascade."""
     path = released_database(tmp_path / "kapu.db")
-    database = open_file(path)
+    database = open_sqlite(path)
     from playhouse.migrate import migrate
 
     with_steps(monkeypatch, step(lambda migrator, db: migrate(
@@ -196,7 +189,7 @@ def test_two_processes_starting_at_once_apply_each_step_once(tmp_path, monkeypat
     errors = []
 
     def start():
-        database = open_file(path)
+        database = open_sqlite(path)
         try:
             migrations.upgrade(database)
         except Exception as error:  # noqa: BLE001 - reported below

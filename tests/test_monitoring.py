@@ -9,19 +9,17 @@ import re
 import pytest
 
 import logs
-from app import create_app
 from domain import clock, upkeep
 from models import OutboxMessage, database
-from tests.conftest import csrf_token
+from tests.support.helpers import csrf_token, metric_sample
 
 SMTP_HOST = "smtp.internal.example"
 
 
 @pytest.fixture
-def smtp_app(app_config):
-    app = create_app({**app_config, "KAPU_SMTP_HOST": SMTP_HOST, "KAPU_SMTP_PORT": "2525"})
+def smtp_app(make_app):
+    app = make_app(KAPU_SMTP_HOST=SMTP_HOST, KAPU_SMTP_PORT="2525")
     yield app
-    app.extensions["kapu_database"].close()
 
 
 def test_healthz_is_a_small_json_200(client):
@@ -70,15 +68,6 @@ def registered_in():
     return register
 
 
-def sample(text, name, **labels):
-    """The value of one sample in Prometheus text format (0 when absent)."""
-    for line in text.splitlines():
-        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
-        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
-            return float(match.group(2))
-    return 0.0
-
-
 def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(client, registered):
     before = client.get("/metrics").get_data(as_text=True)
     client.get("/activate")
@@ -87,12 +76,12 @@ def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(clien
     response = client.get("/metrics")
     assert response.status_code == 200 and response.mimetype == "text/plain"
     text = response.get_data(as_text=True)
-    assert sample(text, "kapu_http_requests_total", route="/activate", status="200") == \
-        sample(before, "kapu_http_requests_total", route="/activate", status="200") + 1
-    assert sample(text, "kapu_login_failures_total") == sample(before, "kapu_login_failures_total") + 1
-    assert sample(text, "kapu_http_request_duration_seconds_count", route="/activate") >= 1
-    assert sample(text, "kapu_outbox_pending") == 1
-    assert sample(text, "kapu_outbox_oldest_pending_seconds") >= 0
+    assert metric_sample(text, "kapu_http_requests_total", route="/activate", status="200") == \
+        metric_sample(before, "kapu_http_requests_total", route="/activate", status="200") + 1
+    assert metric_sample(text, "kapu_login_failures_total") == metric_sample(before, "kapu_login_failures_total") + 1
+    assert metric_sample(text, "kapu_http_request_duration_seconds_count", route="/activate") >= 1
+    assert metric_sample(text, "kapu_outbox_pending") == 1
+    assert metric_sample(text, "kapu_outbox_oldest_pending_seconds") >= 0
     assert "kapu_outbox_failed 0.0" in text
 
 
@@ -105,14 +94,13 @@ def test_metrics_are_hidden_from_anyone_else(client, how):
     assert client.get("/metrics", **how).status_code == 404
 
 
-def test_metrics_with_a_token_need_it_even_from_loopback(app_config):
-    app = create_app({**app_config, "KAPU_METRICS_TOKEN": "scrape-token-0123456789"})
+def test_metrics_with_a_token_need_it_even_from_loopback(make_app):
+    app = make_app(KAPU_METRICS_TOKEN="scrape-token-0123456789")
     client = app.test_client()
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 404
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"},
                       headers={"Authorization": "Bearer scrape-token-0123456789"}).status_code == 200
-    app.extensions["kapu_database"].close()
 
 
 def test_one_access_line_per_request_with_the_route_never_the_token_or_query(client, caplog):
@@ -193,7 +181,7 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
     result = subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT, str(tmp_path / "prom"), str(tmp_path / "k.db")],
                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert sample(result.stdout, "kapu_http_requests_total", route="/healthz", status="200") == 2
+    assert metric_sample(result.stdout, "kapu_http_requests_total", route="/healthz", status="200") == 2
 
 
 @pytest.mark.slow  # starts the command line as a process
@@ -215,8 +203,8 @@ def test_json_format_end_to_end(tmp_path):
     assert "tok" not in json.dumps(access[0]).replace("<token>", "")
 
 
-def test_readyz_says_when_the_backlog_is_too_long(app_config, registered_in):
-    app = create_app({**app_config, "KAPU_SMTP_HOST": SMTP_HOST, "KAPU_READY_MAX_BACKLOG": "1"})
+def test_readyz_says_when_the_backlog_is_too_long(make_app, registered_in):
+    app = make_app(KAPU_SMTP_HOST=SMTP_HOST, KAPU_READY_MAX_BACKLOG="1")
     with app.app_context():
         upkeep.beat()
     client = app.test_client()
@@ -232,4 +220,3 @@ def test_readyz_says_when_the_backlog_is_too_long(app_config, registered_in):
     assert response.status_code == 503
     assert response.get_json()["checks"] == {"database": "ok", "schema": "ok", "mail_backlog": "too_high",
                                              "mail_age": "ok", "mail_delivery": "ok"}
-    app.extensions["kapu_database"].close()

@@ -2,10 +2,9 @@
 
 import pytest
 
-from app import create_app
 from domain import accounts, activation, notices
 from models import Account, AuditEvent, Notice, OneTimeCode, OutboxMessage
-from tests.conftest import FAST_HASHER, STRONG_PASSWORD, Mailbox
+from tests.support.helpers import STRONG_PASSWORD, Mailbox
 
 TABLES = (Account, OneTimeCode, OutboxMessage, AuditEvent, Notice)
 
@@ -31,7 +30,7 @@ def snapshot(app):
 
 @pytest.mark.sqlite_only
 def test_a_sqlite_deployment_moves_to_postgres_and_a_pending_account_activates_there(
-    app, app_config, runner, mailbox, target_url
+    app, make_app, runner, mailbox, target_url
 ):
     kapu = app.extensions["kapu"]
     for name in ("anna.kiss", "bela.nagy", "cili.toth"):
@@ -46,7 +45,7 @@ def test_a_sqlite_deployment_moves_to_postgres_and_a_pending_account_activates_t
     result = runner.invoke(args=["move-to-postgres", target_url])
     assert result.exit_code == 0, result.output
 
-    moved = create_app({**app_config, "KAPU_DATABASE_URL": target_url, "PASSWORD_HASHER": FAST_HASHER})
+    moved = make_app(KAPU_DATABASE_URL=target_url)
     assert snapshot(moved) == before
     moved_kapu = moved.extensions["kapu"]
     with moved.app_context():

@@ -6,7 +6,7 @@ import pytest
 
 from domain import accounts
 from models import Account, OutboxMessage
-from tests.conftest import csrf_token
+from tests.support.helpers import csrf_token
 
 PHISHING = "FONTOS: a fiókját felfüggesztettük, lépjen be itt: https://kapu-gov-hu.example/belepes"
 
@@ -87,11 +87,8 @@ def test_the_command_line_uses_the_same_rules(runner, app):
         assert Account.select().count() == 0
 
 
-def test_the_desk_uses_the_same_rules(app):
-    from tests.staff_helpers import add_staff, logged_in
-
-    add_staff(app, "clerk.bp", "clerk", office="BP-V-OKM")
-    clerk = logged_in(app, "clerk.bp")
+def test_the_desk_uses_the_same_rules(auth):
+    clerk = auth.staff_login("clerk.bp", "clerk", office="BP-V-OKM")
     response = clerk.post("/desk/register", data={"csrf_token": csrf_token(clerk, "/desk"),
                                                   "username": "www.kapu", "full_name": PHISHING,
                                                   "email": "x@example.hu"})

@@ -4,8 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import csrf_token
-from tests.staff_helpers import add_staff, logged_in
+from tests.support.helpers import csrf_token
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SEED_NOTICE = ["notice", "add", "--title", "E-aláírás szolgáltatás hibája",
@@ -84,9 +83,8 @@ def test_the_atom_feed_is_valid(runner, client):
     assert "x & y" in entries[0].find(f"{ATOM}content").text
 
 
-def test_an_admin_manages_notices_at_the_desk(app, client):
-    add_staff(app, "admin.one", "admin")
-    admin = logged_in(app, "admin.one")
+def test_an_admin_manages_notices_at_the_desk(app, auth, client):
+    admin = auth.staff_login("admin.one", "admin")
     token = csrf_token(admin, "/desk/notices")
     bad = admin.post("/desk/notices", data={"csrf_token": token, "title": ""})
     assert bad.status_code == 422 and "error-summary" in bad.get_data(as_text=True)

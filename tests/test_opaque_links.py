@@ -9,7 +9,7 @@ from itsdangerous import URLSafeTimedSerializer
 from domain import codes, issuing
 from domain.links import CodeLinks
 from models import Account, AuditEvent, OneTimeCode, OutboxMessage
-from tests.conftest import STRONG_PASSWORD
+from tests.support.helpers import STRONG_PASSWORD
 
 SECRET = "test-secret-key-that-is-long-enough"  # KAPU_SECRET_KEY in tests/conftest.py
 
@@ -173,10 +173,10 @@ def test_the_salt_migration_step_adds_the_column_and_keeps_the_released_rows(tmp
     import sqlite3
 
     import migrations
-    from tests.test_migrations import open_file, released_database
+    from tests.support.helpers import open_sqlite, released_database
 
     path = released_database(tmp_path / "kapu.db")
-    database = open_file(path)
+    database = open_sqlite(path)
     assert 3 in migrations.upgrade(database)
     database.close()
     with sqlite3.connect(path) as connection:

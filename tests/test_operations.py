@@ -13,7 +13,7 @@ from flask import Flask
 from app import create_app
 from domain import accounts, clock, retention, upkeep
 from models import Account, AuditEvent, Hit, OneTimeCode, OutboxMessage
-from tests.conftest import STRONG_PASSWORD, Mailbox, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, Mailbox, csrf_token
 
 
 @pytest.fixture
@@ -134,8 +134,8 @@ def test_purge_deletes_by_the_retention_settings(app, kapu, runner, frozen_clock
         runner.invoke(args=["purge"]).output
 
 
-def test_a_short_setting_keeps_less(app_config, frozen_clock):
-    app = create_app({**app_config, "KAPU_RETAIN_AUDIT_DAYS": "1", "KAPU_RETAIN_PENDING_DAYS": "400"})
+def test_a_short_setting_keeps_less(make_app, frozen_clock):
+    app = make_app(KAPU_RETAIN_AUDIT_DAYS="1", KAPU_RETAIN_PENDING_DAYS="400")
     kapu = app.extensions["kapu"]
     register(app)
     frozen_clock.advance(days=30)
@@ -144,18 +144,16 @@ def test_a_short_setting_keeps_less(app_config, frozen_clock):
         assert counts["never-activated accounts"] == 0 and counts["audit events"] == 2
         assert Account.select().count() == 1
     assert kapu
-    app.extensions["kapu_database"].close()
 
 
-def test_the_delivery_loop_purges_once_a_day_for_the_whole_deployment(app, app_config, kapu, frozen_clock):
+def test_the_delivery_loop_purges_once_a_day_for_the_whole_deployment(app, make_app, kapu, frozen_clock):
     old_and_new_rows(app, kapu, frozen_clock)
     with app.app_context():
         upkeep.tick(app)
         assert Account.select().count() == 2
-    other_server = create_app(app_config)  # another server (or worker) on the same database
+    other_server = make_app()  # another server (or worker) on the same database
     with other_server.app_context():
         assert retention.purge_if_due(retention.Retention.from_config(other_server.config)) is None
-    other_server.extensions["kapu_database"].close()
     with app.app_context():
         register(app, "later", "later@example.hu")
         app.extensions["kapu_upkeep"]["last"] = float("-inf")  # as if ten seconds went by

@@ -5,7 +5,7 @@ import unicodedata
 import pytest
 
 from models import Account, AuditEvent
-from tests.conftest import FAST_HASHER
+from tests.support.helpers import FAST_HASHER
 
 USERNAME = "kovacs.janos"
 NFC = unicodedata.normalize("NFC", "árvíztűrő tükörfúrógép és fűzfa")
@@ -56,7 +56,7 @@ def test_a_hash_from_before_normalisation_logs_in_and_is_rehashed(app, client, c
 
 
 def _token(client, path):
-    from tests.conftest import csrf_token
+    from tests.support.helpers import csrf_token
 
     return csrf_token(client, path)
 

@@ -9,7 +9,7 @@ import pytest
 
 from domain import activation, outbox
 from models import OneTimeCode, OutboxMessage
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
 PARALLEL = 8
 

@@ -4,12 +4,11 @@ from ipaddress import ip_network
 
 import pytest
 
-from app import create_app
 from config import ConfigError, load
 from domain.limits import client_subject
 from models import AuditEvent
 from proxies import parse_address, walk
-from tests.conftest import STRONG_PASSWORD
+from tests.support.helpers import STRONG_PASSWORD
 
 PROXY = "127.0.0.1"
 TRUSTED = (ip_network("127.0.0.1/32"), ip_network("10.0.0.0/8"), ip_network("::1/128"))
@@ -73,20 +72,6 @@ def test_an_unusable_trusted_proxies_setting_names_the_variable(raw):
 # ------------------------------------------------------------------------------ through the whole app
 
 
-@pytest.fixture
-def make_app(app_config):
-    made = []
-
-    def make(**settings):
-        app = create_app({**app_config, **{k: str(v) for k, v in settings.items()}})
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.extensions["kapu_database"].close()
-
-
 class Visitor:
     """One browser: its own cookies, reaching Kapu from *peer*, with the proxy's X-Forwarded-For (if any)."""
 
@@ -133,7 +118,7 @@ def pending(make_app):
     """(app, code) for kovacs.janos, registered at an office, on an app with the given proxy setting."""
 
     def make(trusted, wrong_codes=50):
-        from tests.conftest import Mailbox
+        from tests.support.helpers import Mailbox
 
         app = make_app(KAPU_TRUSTED_PROXIES=trusted, KAPU_CLIENT_WRONG_CODES_PER_HOUR=wrong_codes)
         from domain import accounts

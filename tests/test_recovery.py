@@ -5,9 +5,7 @@ import re
 import pytest
 
 from models import Account, OneTimeCode, OutboxMessage
-from tests.conftest import STRONG_PASSWORD
-
-NEW_PASSWORD = "hegyi patak mellett zöld moha"
+from tests.support.helpers import NEW_PASSWORD
 
 
 @pytest.fixture
@@ -19,42 +17,27 @@ def forgot(client, csrf):
     return post
 
 
-@pytest.fixture
-def activate(client, csrf):
-    def post(code, password=NEW_PASSWORD, username="kovacs.janos"):
-        return client.post("/activate", data={"csrf_token": csrf(), "username": username, "code": code,
-                                              "password": password, "password_confirm": password})
-
-    return post
-
-
-def login(client, csrf, password, username="kovacs.janos"):
-    return client.post("/login", data={"csrf_token": csrf("/login"), "username": username, "password": password})
-
-
-def test_an_expired_pending_account_is_recovered(app, registered, mailbox, forgot, activate, frozen_clock):
+def test_an_expired_pending_account_is_recovered(app, registered, mailbox, forgot, auth, frozen_clock):
     first_code = mailbox.last_code()
     frozen_clock.advance(days=4)
-    assert activate(first_code).status_code == 410
+    assert auth.activate(first_code, password=NEW_PASSWORD).status_code == 410
     assert forgot(email="JANOS@example.hu").status_code == 200
     message, _ = mailbox.messages("janos@example.hu")[-1]
     assert message.kind == "reset_code"
-    assert activate(mailbox.last_code()).status_code == 200
+    assert auth.activate(mailbox.last_code(), password=NEW_PASSWORD).status_code == 200
     with app.app_context():
         assert Account.get(Account.username == "kovacs.janos").status == "active"
 
 
-def test_an_active_account_gets_a_new_password_and_old_codes_die(client, csrf, registered, mailbox, forgot,
-                                                                 activate):
-    activate(mailbox.last_code(), password=STRONG_PASSWORD)
+def test_an_active_account_gets_a_new_password_and_old_codes_die(client, active, mailbox, forgot, auth):
     forgot()
     older_code, older_link = mailbox.last_code(), mailbox.last_link()
     forgot()
-    assert activate(older_code).status_code == 409
+    assert auth.activate(older_code, password=NEW_PASSWORD).status_code == 409
     assert client.get(older_link).status_code == 409
-    assert activate(mailbox.last_code()).status_code == 200
-    assert login(client, csrf, STRONG_PASSWORD).status_code == 401
-    assert login(client, csrf, NEW_PASSWORD).status_code == 303
+    assert auth.activate(mailbox.last_code(), password=NEW_PASSWORD).status_code == 200
+    assert auth.login().status_code == 401
+    assert auth.login(password=NEW_PASSWORD).status_code == 303
 
 
 def strip_values(html):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.served import ServedKapu, clean_environment, wait_for
 from tests.smtp_server import SmtpServer
-from tests.test_monitoring import sample
+from tests.support.helpers import metric_sample
 
 pytestmark = pytest.mark.slow  # starts `serve` as a process
 
@@ -45,7 +45,7 @@ def test_served_readiness_metrics_and_access_lines(tmp_path, smtp):
             assert fetch(server.url + "/healthz")[0] == 200
         status, text = fetch(server.url + "/metrics")
         assert status == 200
-        assert sample(text, "kapu_http_requests_total", route="/healthz", status="200") == 12
+        assert metric_sample(text, "kapu_http_requests_total", route="/healthz", status="200") == 12
         lines = [line for line in server.stderr.splitlines() if "kapu.access" in line and "GET /healthz 200" in line]
         assert len(lines) == 12
     finally:

@@ -5,30 +5,7 @@ import pytest
 
 from domain import issuing
 from models import Account, LoginSession
-from tests.conftest import STRONG_PASSWORD, csrf_token
-from tests.staff_helpers import add_staff
-from tests.staff_helpers import logged_in as staff_logged_in
-
-NEW_PASSWORD = "hegyi patak mellett zöld moha"
-
-
-def log_in(client, password=STRONG_PASSWORD):
-    return client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kovacs.janos",
-                                       "password": password})
-
-
-@pytest.fixture
-def active(client, csrf, registered, mailbox):
-    client.post("/activate", data={"csrf_token": csrf(), "username": "kovacs.janos", "code": mailbox.last_code(),
-                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
-    return registered.account
-
-
-@pytest.fixture
-def logged_in(client, active):
-    before = csrf_token(client, "/login")
-    assert log_in(client).status_code == 303
-    return before
+from tests.support.helpers import NEW_PASSWORD, STRONG_PASSWORD, csrf_token
 
 
 def copy_of(app, client):
@@ -43,8 +20,10 @@ def session_rows(app):
         return LoginSession.select().count()
 
 
-def test_login_rotates_the_session_and_its_csrf_token(client, logged_in):
-    assert csrf_token(client, "/activate") != logged_in
+def test_login_rotates_the_session_and_its_csrf_token(client, auth, active):
+    before = csrf_token(client, "/login")
+    assert auth.login().status_code == 303
+    assert csrf_token(client, "/activate") != before
     assert client.get("/account").status_code == 200
 
 
@@ -59,35 +38,35 @@ def test_the_cookie_holds_only_an_opaque_id_and_the_database_only_its_hash(app, 
     assert content["sid"] not in row.token_hash and len(row.token_hash) == 64
 
 
-def test_logging_in_again_ends_the_earlier_session_of_that_browser(app, client, logged_in):
+def test_logging_in_again_ends_the_earlier_session_of_that_browser(app, client, logged_in, auth):
     earlier = copy_of(app, client)
-    assert log_in(client).status_code == 303
+    assert auth.login().status_code == 303
     assert client.get_cookie("session").value != earlier.get_cookie("session").value
     assert earlier.get("/account").status_code == 303
     assert client.get("/account").status_code == 200
     assert session_rows(app) == 1
 
 
-def test_logout_needs_csrf_and_ends_the_session(client, logged_in):
+def test_logout_needs_csrf_and_ends_the_session(client, logged_in, auth):
     assert client.post("/logout").status_code == 400
     assert client.get("/account").status_code == 200
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/activate")})
+    auth.logout()
     assert client.get("/account").status_code == 303
 
 
-def test_a_cookie_copied_before_logout_stops_working(app, client, logged_in):
+def test_a_cookie_copied_before_logout_stops_working(app, client, logged_in, auth):
     thief = copy_of(app, client)
     assert thief.get("/account").status_code == 200
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/activate")})
+    auth.logout()
     assert thief.get("/account").status_code == 303
     assert session_rows(app) == 0
 
 
-def test_the_language_choice_survives_login_and_logout(client, active):
+def test_the_language_choice_survives_login_and_logout(client, active, auth):
     client.get("/login?lang=hu")
-    assert log_in(client).status_code == 303
+    assert auth.login().status_code == 303
     assert 'lang="hu"' in client.get("/account").get_data(as_text=True)
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/activate")})
+    auth.logout()
     assert 'lang="hu"' in client.get("/").get_data(as_text=True)
 
 
@@ -106,16 +85,14 @@ def test_citizen_absolute_timeout_even_when_active(client, logged_in, frozen_clo
 
 
 @pytest.mark.parametrize("idle_minutes, still_in", [(14, True), (16, False)])
-def test_staff_idle_timeout_is_15_minutes(app, frozen_clock, idle_minutes, still_in):
-    add_staff(app, "ugyintezo", "admin")
-    desk = staff_logged_in(app, "ugyintezo")
+def test_staff_idle_timeout_is_15_minutes(auth, frozen_clock, idle_minutes, still_in):
+    desk = auth.staff_login("ugyintezo", "admin")
     frozen_clock.advance(minutes=idle_minutes)
     assert (desk.get("/desk").status_code == 200) is still_in
 
 
-def test_staff_absolute_timeout_is_8_hours(app, frozen_clock):
-    add_staff(app, "ugyintezo", "admin")
-    desk = staff_logged_in(app, "ugyintezo")
+def test_staff_absolute_timeout_is_8_hours(auth, frozen_clock):
+    desk = auth.staff_login("ugyintezo", "admin")
     statuses = []
     for _ in range(35):  # active every 14 minutes: 7 h 56 min, then 8 h 10 min
         frozen_clock.advance(minutes=14)
@@ -129,9 +106,9 @@ def test_a_timed_out_session_is_deleted_on_the_server(app, client, logged_in, fr
     assert session_rows(app) == 0
 
 
-def test_a_password_change_ends_every_other_session_and_renews_this_one(app, client, logged_in):
+def test_a_password_change_ends_every_other_session_and_renews_this_one(app, client, logged_in, auth):
     phone, thief = app.test_client(), copy_of(app, client)
-    assert log_in(phone).status_code == 303
+    assert auth.login(client=phone).status_code == 303
     response = client.post("/account/password", data={
         "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
         "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
@@ -142,15 +119,12 @@ def test_a_password_change_ends_every_other_session_and_renews_this_one(app, cli
     assert session_rows(app) == 1
 
 
-def test_a_password_reset_ends_every_session(app, kapu, client, logged_in, mailbox):
+def test_a_password_reset_ends_every_session(app, kapu, client, logged_in, mailbox, auth):
     phone = app.test_client()
-    assert log_in(phone).status_code == 303
+    assert auth.login(client=phone).status_code == 303
     with app.test_request_context():
         issuing.issue_code(kapu, Account.get(Account.username == "kovacs.janos"), "reset")
-    other = app.test_client()
-    reset = other.post("/activate", data={
-        "csrf_token": csrf_token(other), "username": "kovacs.janos", "code": mailbox.last_code(),
-        "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    reset = auth.activate(password=NEW_PASSWORD, client=app.test_client())
     assert reset.status_code == 200
     assert client.get("/account").status_code == 303
     assert phone.get("/account").status_code == 303

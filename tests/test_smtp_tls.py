@@ -6,11 +6,10 @@ import warnings
 import pytest
 import trustme
 
-from app import create_app
 from config import ConfigError, load
 from domain import accounts, delivery
 from domain.delivery import PlaintextLoginRefused, SmtpSettings
-from models import OutboxMessage, create_schema
+from models import OutboxMessage
 from tests.smtp_server import SmtpServer
 
 
@@ -47,11 +46,9 @@ def run_server():
         server.stop()
 
 
-def smtp_app(app_config, server, **settings):
-    app = create_app({**app_config, "KAPU_SMTP_HOST": "127.0.0.1", "KAPU_SMTP_PORT": str(server.port),
-                      **settings})
+def smtp_app(make_app, server, **settings):
+    app = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=server.port, **settings)
     with app.app_context():
-        create_schema()
         accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
                           email="janos@example.hu", language="en", channel="office")
     return app
@@ -64,26 +61,26 @@ def deliver(app):
         return sent, message.status, message.last_error or ""
 
 
-def test_starttls_to_a_certificate_from_an_unknown_ca_is_refused(app_config, run_server, private_ca):
+def test_starttls_to_a_certificate_from_an_unknown_ca_is_refused(make_app, run_server, private_ca):
     server = run_server(starttls_context=server_context(private_ca, "127.0.0.1"))
-    app = smtp_app(app_config, server, KAPU_SMTP_STARTTLS="1")
+    app = smtp_app(make_app, server, KAPU_SMTP_STARTTLS="1")
     sent, status, error = deliver(app)
     assert (sent, status) == (0, "pending") and "CERTIFICATE_VERIFY_FAILED" in error
     assert server.received == []
 
 
 def test_starttls_to_a_certificate_for_another_name_is_refused_even_from_a_trusted_ca(
-        app_config, run_server, private_ca, ca_file):
+        make_app, run_server, private_ca, ca_file):
     server = run_server(starttls_context=server_context(private_ca, "evil.example"))
-    app = smtp_app(app_config, server, KAPU_SMTP_STARTTLS="1", KAPU_SMTP_CA_FILE=ca_file)
+    app = smtp_app(make_app, server, KAPU_SMTP_STARTTLS="1", KAPU_SMTP_CA_FILE=ca_file)
     sent, status, error = deliver(app)
     assert (sent, status) == (0, "pending") and "match" in error.lower()
     assert server.received == []
 
 
-def test_starttls_with_the_private_ca_configured_delivers(app_config, run_server, private_ca, ca_file):
+def test_starttls_with_the_private_ca_configured_delivers(make_app, run_server, private_ca, ca_file):
     server = run_server(starttls_context=server_context(private_ca, "127.0.0.1"), auth=True)
-    app = smtp_app(app_config, server, KAPU_SMTP_STARTTLS="1", KAPU_SMTP_CA_FILE=ca_file,
+    app = smtp_app(make_app, server, KAPU_SMTP_STARTTLS="1", KAPU_SMTP_CA_FILE=ca_file,
                    KAPU_SMTP_USERNAME="kapu", KAPU_SMTP_PASSWORD="smtp-secret")
     assert deliver(app)[:2] == (1, "sent")
     assert [m["to"] for m in server.received] == [["janos@example.hu"]]
@@ -91,17 +88,17 @@ def test_starttls_with_the_private_ca_configured_delivers(app_config, run_server
         (b"kapu", b"smtp-secret", True)]
 
 
-def test_starttls_that_the_server_does_not_offer_is_not_skipped(app_config, run_server):
+def test_starttls_that_the_server_does_not_offer_is_not_skipped(make_app, run_server):
     server = run_server()
-    app = smtp_app(app_config, server, KAPU_SMTP_STARTTLS="1")
+    app = smtp_app(make_app, server, KAPU_SMTP_STARTTLS="1")
     sent, status, error = deliver(app)
     assert (sent, status) == (0, "pending") and "STARTTLS" in error
     assert server.received == []
 
 
-def test_implicit_tls_delivers(app_config, run_server, private_ca, ca_file):
+def test_implicit_tls_delivers(make_app, run_server, private_ca, ca_file):
     server = run_server(implicit_tls_context=server_context(private_ca, "127.0.0.1"), auth=True)
-    app = smtp_app(app_config, server, KAPU_SMTP_TLS="1", KAPU_SMTP_CA_FILE=ca_file,
+    app = smtp_app(make_app, server, KAPU_SMTP_TLS="1", KAPU_SMTP_CA_FILE=ca_file,
                    KAPU_SMTP_USERNAME="kapu", KAPU_SMTP_PASSWORD="smtp-secret")
     assert deliver(app)[:2] == (1, "sent")
     assert len(server.received) == 1
@@ -109,9 +106,9 @@ def test_implicit_tls_delivers(app_config, run_server, private_ca, ca_file):
         (b"kapu", b"smtp-secret", True)]
 
 
-def test_implicit_tls_to_an_unverified_certificate_is_refused(app_config, run_server, private_ca):
+def test_implicit_tls_to_an_unverified_certificate_is_refused(make_app, run_server, private_ca):
     server = run_server(implicit_tls_context=server_context(private_ca, "127.0.0.1"))
-    app = smtp_app(app_config, server, KAPU_SMTP_TLS="1")
+    app = smtp_app(make_app, server, KAPU_SMTP_TLS="1")
     sent, status, error = deliver(app)
     assert (sent, status) == (0, "pending") and "CERTIFICATE_VERIFY_FAILED" in error
     assert server.received == []
@@ -123,10 +120,10 @@ def test_login_over_plain_text_is_a_configuration_error():
               "KAPU_SECRET_KEY": "k" * 20})
 
 
-def test_the_transport_itself_never_sends_a_password_in_clear(app_config, run_server):
+def test_the_transport_itself_never_sends_a_password_in_clear(make_app, run_server):
     server = run_server(auth=True)  # a careless server that offers AUTH without TLS
     transport = SmtpSettings(host="127.0.0.1", port=server.port, username="kapu", password="smtp-secret")
-    app = smtp_app(app_config, server)
+    app = smtp_app(make_app, server)
     with app.app_context():
         message = delivery.build_email(app.extensions["kapu"], OutboxMessage.get())
     with pytest.raises(PlaintextLoginRefused):
@@ -134,9 +131,9 @@ def test_the_transport_itself_never_sends_a_password_in_clear(app_config, run_se
     assert server.authenticator.logins == [] and server.received == []
 
 
-def test_plain_text_login_only_when_explicitly_allowed(app_config, run_server):
+def test_plain_text_login_only_when_explicitly_allowed(make_app, run_server):
     server = run_server(auth=True)
-    app = smtp_app(app_config, server, KAPU_SMTP_USERNAME="kapu", KAPU_SMTP_PASSWORD="smtp-secret",
+    app = smtp_app(make_app, server, KAPU_SMTP_USERNAME="kapu", KAPU_SMTP_PASSWORD="smtp-secret",
                    KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN="1")
     assert deliver(app)[:2] == (1, "sent")
     assert [(login, tls) for _, login, _, tls in server.authenticator.logins] == [(b"kapu", False)]

@@ -3,16 +3,12 @@
 import pytest
 
 from models import Account, OneTimeCode, OutboxMessage
-from tests.conftest import csrf_token
-from tests.staff_helpers import STAFF_PASSWORD, add_staff, logged_in
-
-NEW_PASSWORD = "egy egészen új és hosszú jelszó"
+from tests.support.helpers import NEW_PASSWORD, STAFF_PASSWORD, add_staff, csrf_token
 
 
 @pytest.fixture
-def clerk(app):
-    add_staff(app, "ugyintezo.anna", "clerk", office="BP-V-OKM")
-    return logged_in(app, "ugyintezo.anna")
+def clerk(auth):
+    return auth.staff_login("ugyintezo.anna", "clerk", office="BP-V-OKM")
 
 
 def staff_row(app):

@@ -21,7 +21,7 @@ import pytest
 import db
 from app import create_app
 from models import create_schema
-from tests.conftest import FAST_HASHER, Mailbox
+from tests.support.helpers import FAST_HASHER, Mailbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

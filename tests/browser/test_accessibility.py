@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import AXE_SCRIPT, LANGUAGES, in_language
-from tests.conftest import STRONG_PASSWORD
+from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
 

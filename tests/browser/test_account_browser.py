@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LANGUAGES, _checked_page, in_language
 from tests.browser.test_accessibility import assert_accessible
 from tests.browser.test_activation_browser import english, submit
-from tests.conftest import STRONG_PASSWORD
+from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LANGUAGES, in_language
 from tests.browser.test_accessibility import assert_accessible
 from tests.browser.test_activation_browser import english, submit
-from tests.staff_helpers import STAFF_PASSWORD, add_staff
+from tests.support.helpers import STAFF_PASSWORD, add_staff
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LANGUAGES, in_language
 from tests.browser.test_account_browser import PASSWORD_FORM, citizen, log_in  # noqa: F401 (fixture)
 from tests.browser.test_activation_browser import submit
-from tests.conftest import STRONG_PASSWORD
+from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
 

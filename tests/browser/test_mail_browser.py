@@ -12,7 +12,7 @@ from domain import outbox
 from models import OutboxMessage
 from tests.browser.conftest import LANGUAGES
 from tests.browser.test_accessibility import assert_accessible
-from tests.test_mail_accessibility import CODE, sample_context
+from tests.support.helpers import MAIL_CODE, mail_context
 
 pytestmark = pytest.mark.browser
 
@@ -38,13 +38,13 @@ def code_looks(page, code):
 @pytest.mark.parametrize("kind", sorted(mail.SUBJECTS))
 def test_every_mail_passes_axe(axe_page, live_app, kind, language):
     with live_app.app_context():
-        subject, _, html = mail.compose(kind, language, **sample_context(kind))
+        subject, _, html = mail.compose(kind, language, **mail_context(kind))
     open_mail(axe_page, html)
     assert axe_page.locator("html").get_attribute("lang") == language
     assert axe_page.title() == subject
     assert_accessible(axe_page)
-    if "code" in sample_context(kind):
-        looks = code_looks(axe_page, CODE)
+    if "code" in mail_context(kind):
+        looks = code_looks(axe_page, MAIL_CODE)
         assert "monospace" in looks["family"].lower() or "courier" in looks["family"].lower()
         assert looks["size"] >= 1.5 * looks["body"]
 
@@ -53,9 +53,9 @@ def test_every_mail_passes_axe(axe_page, live_app, kind, language):
 def test_the_code_stays_on_one_line_on_a_narrow_screen(axe_page, live_app, width):
     axe_page.set_viewport_size({"width": width, "height": 640})
     with live_app.app_context():
-        _, _, html = mail.compose("activation_code", "hu", **sample_context("activation_code"))
+        _, _, html = mail.compose("activation_code", "hu", **mail_context("activation_code"))
     open_mail(axe_page, html)
-    assert code_looks(axe_page, CODE)["lines"] == 1
+    assert code_looks(axe_page, MAIL_CODE)["lines"] == 1
     assert axe_page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 

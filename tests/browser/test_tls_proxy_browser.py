@@ -20,7 +20,7 @@ from app import create_app
 from models import AuditEvent, create_schema
 from tests.browser.conftest import TIMEOUT_MS, LiveMailbox, LiveServer, _checked_page
 from tests.browser.test_activation_browser import submit
-from tests.conftest import FAST_HASHER, STRONG_PASSWORD
+from tests.support.helpers import FAST_HASHER, STRONG_PASSWORD
 from tests.support.tls_proxy import TlsProxy, free_port, require_nginx
 
 pytestmark = pytest.mark.browser

@@ -1,0 +1,167 @@
+"""What tests share: the people and passwords they use, a CSRF token reader, the mailbox, the clock, and `Auth`
+(activate, log in, log out, staff log in) behind the `auth` fixture. Fixtures live in tests/conftest.py."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+from argon2 import PasswordHasher
+
+import models
+from domain import clock, outbox, staff
+from models import OutboxMessage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Cheap argon2id parameters keep the suite fast; production uses argon2-cffi's RFC 9106 profile.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+SECRET_KEY = "test-secret-key-that-is-long-enough"
+BASE_URL = "http://kapu.test"
+
+# The `registered` fixture's citizen: a pending account made at an office.
+USERNAME = "kovacs.janos"
+FULL_NAME = "Kovács János"
+EMAIL = "janos@example.hu"
+OFFICE = "BP-V-OKM"
+STRONG_PASSWORD = "kerekes kút mellett áll a nyírfa"
+NEW_PASSWORD = "hegyi patak mellett zöld moha"
+STAFF_PASSWORD = "asztal mögött ül a hivatalnok"
+
+
+def csrf_token(client, path="/activate"):
+    """The CSRF token of *client*'s session, read from the form on *path* as a browser would."""
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def add_staff(app, username, role, office=None):
+    with app.app_context():
+        return staff.add_staff(app.extensions["kapu"], username=username, role=role, password=STAFF_PASSWORD,
+                               office=office)
+
+
+class Auth:
+    """The ways in and out, as a browser posts them; each returns the response (staff_login: the new client)."""
+
+    def __init__(self, app, client, mailbox):
+        self.app, self.client, self.mailbox = app, client, mailbox
+
+    @classmethod
+    def of(cls, app):
+        """For an app built apart from the `app` fixture (make_app)."""
+        return cls(app, app.test_client(), Mailbox(app))
+
+    def activate(self, code=None, username=USERNAME, password=STRONG_PASSWORD, confirm=None, client=None):
+        """Activate with *code* (default: the last one mailed) and *password* (confirmed unless *confirm*)."""
+        client = client or self.client
+        return client.post("/activate", data={
+            "csrf_token": csrf_token(client), "username": username,
+            "code": self.mailbox.last_code() if code is None else code,
+            "password": password, "password_confirm": password if confirm is None else confirm,
+        })
+
+    def login(self, username=USERNAME, password=STRONG_PASSWORD, client=None):
+        client = client or self.client
+        return client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": username,
+                                           "password": password})
+
+    def logout(self, client=None):
+        client = client or self.client
+        return client.post("/logout", data={"csrf_token": csrf_token(client)})
+
+    def staff_login(self, username, role="admin", office=None):
+        """Add a staff member and return a new client logged in as them (at the desk)."""
+        add_staff(self.app, username, role, office=office)
+        desk = self.app.test_client()
+        response = self.login(username, STAFF_PASSWORD, client=desk)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return desk
+
+
+class FrozenClock:
+    """Moves domain time forward without sleeping."""
+
+    def __init__(self, monkeypatch):
+        self.offset = timedelta()
+        real_now = clock.now
+        monkeypatch.setattr(clock, "now", lambda: real_now() + self.offset)
+
+    def advance(self, **kwargs):
+        self.offset += timedelta(**kwargs)
+
+
+class Mailbox:
+    """Reads the outbox the way a citizen reads their mail (the sealed bodies, opened)."""
+
+    def __init__(self, app, base_url=BASE_URL):
+        self.app = app
+        self.base_url = base_url
+
+    def messages(self, recipient=None):
+        with self.app.app_context():
+            query = OutboxMessage.select().order_by(OutboxMessage.id)
+            if recipient:
+                query = query.where(OutboxMessage.recipient == recipient)
+            kapu = self.app.extensions["kapu"]
+            return [(m, outbox.unseal(kapu, m)["text"]) for m in query]
+
+    def last_text(self, recipient=None):
+        return self.messages(recipient)[-1][1]
+
+    def last_code(self, recipient=None):
+        return re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", self.last_text(recipient)).group(1)
+
+    def last_link(self, recipient=None, path="/activate/"):
+        """The path of the last link to *path* (default: the activation link) in the mail."""
+        return re.search(re.escape(self.base_url) + rf"({re.escape(path)}\S+)", self.last_text(recipient)).group(1)
+
+
+# A database file as release b8083a0 left it (tests/fixtures/README.md says how it was made).
+RELEASED_DUMP = ROOT / "tests" / "fixtures" / "b8083a0.sql"
+RELEASED_KEY = "kapu-b8083a0-fixture-secret-key"
+RELEASED_CODE = "FK3EG-NAKET"
+
+
+def released_database(path):
+    """A database file as b8083a0 left it: a pending account whose code was mailed."""
+    with sqlite3.connect(path) as connection:
+        connection.executescript(RELEASED_DUMP.read_text(encoding="utf-8"))
+    return path
+
+
+def open_sqlite(path):
+    return models.open_database(f"sqlite:///{path}")
+
+
+def metric_sample(text, name, **labels):
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
+            return float(match.group(2))
+    return 0.0
+
+
+MAIL_CODE = "ABCDE-FGH23"
+
+
+def mail_context(kind):
+    """What the domain hands mail.compose() for each kind of mail (values shaped like the real ones)."""
+    account = SimpleNamespace(full_name="Teszt Elek", display_username="teszt.elek")
+    deadline = datetime(2026, 11, 28, 13, 2)
+    return {
+        "activation_code": {"account": account, "code": MAIL_CODE, "deadline": deadline,
+                            "link": "http://kapu.test/activate/l/abc123"},
+        "reset_code": {"account": account, "code": MAIL_CODE, "deadline": deadline,
+                       "link": "http://kapu.test/activate/l/def456"},
+        "username_taken": {"register_url": "http://kapu.test/register"},
+        "email_change_confirm": {"account": account, "link": "http://kapu.test/account/email/confirm/xyz"},
+        "email_changed_notice": {"account": account, "new_email_masked": "u***@pelda.hu"},
+        "email_change_requested": {"account": account, "new_email_masked": "u***@pelda.hu",
+                                   "cancel_link": "http://kapu.test/account/email/cancel/xyz",
+                                   "forgotten_url": "http://kapu.test/forgotten-password"},
+    }[kind]
