@@ -10,38 +10,22 @@ from zoneinfo import ZoneInfo
 import click
 import peewee
 from flask import current_app
-from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
 
 import migrations
 import operator_cli
 import serving
 from domain import accounts, delivery, notices, offices, staff, upkeep
-from domain import help as articles
 from domain.delivery import SmtpSettings
 from forms.registration import RegistrationForm
-from models import Account, Notice, schema_problem
-
-CONTENT = articles.SHIPPED
-
-
-class CommandError(click.ClickException):
-    def show(self, file=None):
-        click.echo(f"kapu: {self.message}", err=True)
+from models import Account, Notice
+from operator_cli import CommandError, with_schema
 
 
 def register(app):
     for command in (register_citizen, send_mail, serve, staff_group, notice_group, move_to_postgres):
         app.cli.add_command(command)
     operator_cli.register(app)
-
-
-def prepare_database():
-    """Refuse a schema that does not match the code (one line), then add any new shipped help article."""
-    problem = schema_problem()
-    if problem:
-        raise CommandError(problem)
-    articles.seed_articles(CONTENT)
 
 
 def _validated_registration(username, full_name, email):
@@ -60,11 +44,10 @@ def _validated_registration(username, full_name, email):
 @click.option("--email", required=True)
 @click.option("--office", default=None, help="the registration office's code")
 @click.option("--language", type=click.Choice(["hu", "en"]), default=None)
-@with_appcontext
+@with_schema
 def register_citizen(username, full_name, email, office, language):
     """Record an in-person registration and e-mail the one-time code (never printed)."""
     form = _validated_registration(username, full_name, email)
-    prepare_database()
     if office and offices.by_code(office) is None:
         raise CommandError(f"--office {office!r} is not a known registration office")
     kapu = current_app.extensions["kapu"]
@@ -82,10 +65,9 @@ def register_citizen(username, full_name, email, office, language):
 
 @click.command("send-mail")
 @click.option("--once", is_flag=True, help="deliver what is due now, then exit")
-@with_appcontext
+@with_schema
 def send_mail(once):
     """Deliver the outbox over SMTP (for deployments that run delivery apart from the web server)."""
-    prepare_database()
     transport = SmtpSettings.from_config(current_app.config)
     if transport is None:
         raise CommandError("KAPU_SMTP_HOST is not set: mail stays in /dev/mailbox")
@@ -104,11 +86,10 @@ def send_mail(once):
 @click.option("--port", envvar="KAPU_PORT", default=5000, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--threads", default=serving.THREADS_PER_WORKER, type=click.IntRange(1, 64), show_default=True,
               help="threads per worker process (KAPU_WORKERS sets the processes)")
-@with_appcontext
+@with_schema
 def serve(demo, host, port, threads):
     """The production server: a process per core, mail delivery, graceful stop on SIGTERM; seeds only with --demo."""
     app = current_app._get_current_object()
-    prepare_database()
     demo_link = _seed_demo(app) if demo and Account.select().count() == 0 else None
     if demo and not os.environ.get("KAPU_DEV_MAILBOX", "").strip():
         app.config["KAPU_DEV_MAILBOX"] = True  # the demo shows its mail (KAPU_DEV_MAILBOX=0 keeps it off)
@@ -150,10 +131,9 @@ def staff_group():
 @click.option("--role", type=click.Choice(staff.ROLES), required=True)
 @click.option("--office", default=None, help="the office's code (clerks need one)")
 @click.password_option("--password", prompt="Password", help="asked on the terminal when not given")
-@with_appcontext
+@with_schema
 def staff_add(username, role, office, password):
     """Add a clerk or an admin; they log in at /login and land on /desk."""
-    prepare_database()
     if office and offices.by_code(office) is None:
         raise CommandError(f"--office {office!r} is not a known registration office")
     if not accounts.username_is_well_formed(username):
@@ -196,13 +176,12 @@ def _moment(value, option):
 @click.option("--severity", type=click.Choice(notices.SEVERITIES), default="disruption")
 @click.option("--detected-at", default=None, help="ISO date-time; default now")
 @click.option("--until", default=None, help="ISO date-time the notice ends by itself")
-@with_appcontext
+@with_schema
 def notice_add(title, body, service, still_works, contact, severity, detected_at, until):
     """Publish a notice: it shows on every page until it ends."""
     for name, value, cap in (("--title", title, 200), ("--body", body, 4000), ("--service", service, 200)):
         if len(value) > cap or (name != "--service" and not value.strip()):
             raise CommandError(f"{name} must be 1 to {cap} characters")
-    prepare_database()
     notice = notices.add(title=title, body=body, service=service, still_works=still_works, contact=contact,
                          severity=severity, detected_at=_moment(detected_at, "--detected-at"),
                          until=_moment(until, "--until"), actor="cli")
@@ -210,10 +189,9 @@ def notice_add(title, body, service, still_works, contact, severity, detected_at
 
 
 @notice_group.command("list")
-@with_appcontext
+@with_schema
 def notice_list():
     """Every notice, newest first, with its state."""
-    prepare_database()
     for notice in Notice.select().order_by(Notice.detected_at.desc()):
         state = "active" if notices.is_current(notice) else "ended"
         click.echo(f"{notice.id}\t{state}\t{notice.detected_at:%Y-%m-%d %H:%M}\t{notice.severity}\t{notice.title}")
@@ -221,10 +199,9 @@ def notice_list():
 
 @notice_group.command("end")
 @click.argument("notice_id", type=int)
-@with_appcontext
+@with_schema
 def notice_end(notice_id):
     """Mark a notice resolved now."""
-    prepare_database()
     if notices.end(notice_id, actor="cli") is None:
         raise CommandError(f"there is no notice {notice_id}")
     click.echo(f"Notice {notice_id} ended.")
@@ -232,7 +209,7 @@ def notice_end(notice_id):
 
 @click.command("move-to-postgres")
 @click.argument("target_url")
-@with_appcontext
+@with_schema
 def move_to_postgres(target_url):
     """Copy this deployment's database (every account, code, mail, notice and audit line) to PostgreSQL.
 
@@ -242,7 +219,6 @@ def move_to_postgres(target_url):
 
     if not target_url.startswith(("postgresql://", "postgres://")):
         raise CommandError(f"TARGET_URL must start with postgresql:// (got {target_url!r})")
-    prepare_database()
     try:
         copied = moving.move(current_app.extensions["kapu_database"], target_url)
     except (moving.MoveRefused, migrations.SchemaMismatch) as error:

@@ -244,8 +244,3 @@ def prepare_schema() -> bool:
 def schema_problem() -> str | None:
     """Why the schema does not match this code (one line), or None."""
     return migrations.problem(database.obj)
-
-
-def create_schema():
-    """Apply the missing numbered migrations (what `migrate` does); safe to run again."""
-    migrations.upgrade(database.obj)

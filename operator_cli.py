@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -16,6 +18,20 @@ from models import schema_problem
 class CommandError(click.ClickException):
     def show(self, file=None):
         click.echo(f"kapu: {self.message}", err=True)
+
+
+def with_schema(command):
+    """with_appcontext for a command that needs the current schema: when create_app found the database's schema
+    mismatched, the command refuses with that one line (only migrate, init-db, backup and restore run then)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        problem = current_app.extensions.get("kapu_schema_problem")
+        if problem:
+            raise CommandError(problem)
+        return command(*args, **kwargs)
+
+    return with_appcontext(run)
 
 
 def register(app):
@@ -112,11 +128,8 @@ def _older():
 
 
 @click.command("purge")
-@with_appcontext
+@with_schema
 def purge():
     """Delete what the retention settings say is no longer needed (the server also does it daily)."""
-    problem = schema_problem()
-    if problem:
-        raise CommandError(problem)
     counts = retention.purge(retention.Retention.from_config(current_app.config))
     click.echo("Deleted " + ", ".join(f"{n} {what}" for what, n in counts.items()) + ".")

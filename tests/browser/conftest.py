@@ -20,7 +20,6 @@ import pytest
 
 import db
 from app import create_app
-from models import create_schema
 from tests.support.helpers import FAST_HASHER, Mailbox
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -146,8 +145,6 @@ def live_app(tmp_path_factory, live_database_url):
         }
     )
     app.instance_path = str(tmp / "instance")
-    with app.app_context():
-        create_schema()
     yield app
     db.close_all(app.extensions["kapu_database"])
 

@@ -23,14 +23,11 @@ BANNER_REQUEST = re.compile(r"/notices/banner$")
 
 @pytest.fixture(scope="module")
 def demo_data(live_app):
-    """The demo offices and the shipped help articles, as `init-db` / the demo seed add them (both idempotent)."""
-    from cli import CONTENT
-    from domain import help as articles
+    """The demo offices, as `init-db --demo` adds them (create_app has added the shipped help articles)."""
     from domain import offices
 
     with live_app.app_context():
         offices.seed_demo_offices()
-        articles.seed_articles(CONTENT)
 
 
 @pytest.fixture

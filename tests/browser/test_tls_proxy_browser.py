@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 import models
 from app import create_app
-from models import AuditEvent, create_schema
+from models import AuditEvent
 from tests.browser.conftest import TIMEOUT_MS, LiveMailbox, LiveServer, _checked_page
 from tests.browser.test_activation_browser import submit
 from tests.support.helpers import FAST_HASHER, STRONG_PASSWORD
@@ -59,8 +59,6 @@ def tls_site(tmp_path_factory, browser):
         }
     )
     app.instance_path = str(tmp / "instance")
-    with app.app_context():
-        create_schema()
     server = LiveServer(app, port=app_port).start()
     proxy = TlsProxy(tmp / "nginx", upstream_port=app_port, port=proxy_port)
     try:
