@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 
 import models
 from domain import clock, outbox, staff
-from models import OutboxMessage
+from models import Account, AuditEvent, OneTimeCode, OutboxMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,3 +165,62 @@ def mail_context(kind):
                                    "cancel_link": "http://kapu.test/account/email/cancel/xyz",
                                    "forgotten_url": "http://kapu.test/forgotten-password"},
     }[kind]
+
+
+# Bad input: a request must get its 4xx (never a 500) and leave the database as it was.
+ANY_4XX = range(400, 500)
+NOT_5XX = range(200, 500)
+# The rate limits out of the way (the maxima config.py accepts): bad-input tests send hundreds of posts from one
+# address, and a 429 would hide the answer the input itself gets (tests/test_limits.py covers the limits).
+NO_LIMITS = {
+    "KAPU_CLIENT_POSTS_PER_MINUTE": 100000,
+    "KAPU_CLIENT_WRONG_CODES_PER_HOUR": 100000,
+    "KAPU_CLIENT_MAILS_PER_HOUR": 100000,
+    "KAPU_LOGIN_MAX_FAILURES": 100,
+    "KAPU_CODE_MAX_ATTEMPTS": 1000,  # else the fifth wrong code voids the live code: a change, but no bug
+}
+
+
+def snapshot(app):
+    """What a refused request must leave alone: accounts, codes and the outbox."""
+    with app.app_context():
+        return {
+            "accounts": [
+                (a.id, a.username, a.full_name, a.email, a.status, a.password_hash, a.session_version)
+                for a in Account.select().order_by(Account.id)
+            ],
+            "codes": [(c.id, c.used_at, c.voided_at) for c in OneTimeCode.select().order_by(OneTimeCode.id)],
+            "outbox": OutboxMessage.select().count(),
+        }
+
+
+def strict_snapshot(app):
+    """The above plus wrong-code counters and the audit trail, for requests refused before any work (a CSRF
+    refusal's own audit event is the one entry such a request may add: every refusal is audited)."""
+    with app.app_context():
+        return {
+            **snapshot(app),
+            "attempts": [c.failed_attempts for c in OneTimeCode.select().order_by(OneTimeCode.id)],
+            "audit": AuditEvent.select().where(AuditEvent.kind != "csrf").count(),
+        }
+
+
+def account_status(app, username=USERNAME):
+    with app.app_context():
+        return Account.get(Account.username == username).status
+
+
+def answers(app, client, method, path, expected=ANY_4XX, *, html=True, unchanged=None, **request):
+    """Send one request and assert its answer: a status in *expected* (an int or a collection), an HTML page
+    (unless html=False or a redirect), and the database as before when *unchanged* is "core" (snapshot) or
+    "strict" (strict_snapshot). With TESTING on, what would be a 500 propagates here as the view's exception."""
+    take = {"core": snapshot, "strict": strict_snapshot}.get(unchanged)
+    before = take(app) if take else None
+    response = client.open(path, method=method, **request)
+    wanted = (expected,) if isinstance(expected, int) else expected
+    assert response.status_code in wanted, response.get_data(as_text=True)[:300]
+    if html and method != "HEAD" and response.status_code not in (301, 302, 303, 307, 308):
+        assert response.mimetype == "text/html"
+    if take:
+        assert take(app) == before, "the database changed"
+    return response
