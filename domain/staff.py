@@ -6,7 +6,8 @@ import unicodedata
 
 from peewee import IntegrityError
 
-from domain import audit, clock, issuing, profile
+from domain import audit, clock, issuing
+from domain.account import void_pending_email_change
 from domain.accounts import normalise_username
 from models import Account, OneTimeCode, database
 
@@ -74,7 +75,7 @@ def reissue(kapu, staff, account, reason, client=None):
     with database.atomic():
         issuing.issue_code(kapu, account, "activation" if account.status == "pending" else "reset",
                            client=client, actor=staff.username)
-        profile.void_pending_email_change(account.id)  # the citizen's own recovery beats a pending change
+        void_pending_email_change(account.id)  # the citizen's own recovery beats a pending change
         audit.record("desk_reissue", "done", account=account, actor=staff.username, client=client,
                      detail=reason)
 

@@ -15,7 +15,8 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from domain import accounts, profile, staff
+import domain.account
+from domain import accounts, staff
 from models import Account, AuditEvent, OneTimeCode
 from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
@@ -313,8 +314,8 @@ def test_logins_in_a_burst_do_not_hold_up_other_writes(app, kapu, registered, ha
 def test_a_password_change_from_a_stale_read_writes_nothing(app, kapu, active, hasher):
     with app.test_request_context():
         stale = Account.get(Account.username == USERNAME)
-        assert profile.change_password(kapu, Account.get(Account.username == USERNAME), NEW_PASSWORD) is not None
-        assert profile.change_password(kapu, stale, "harmadik jelszó a sorban, hosszú") is None
+        assert domain.account.change_password(kapu, Account.get(Account.username == USERNAME), NEW_PASSWORD) is not None
+        assert domain.account.change_password(kapu, stale, "harmadik jelszó a sorban, hosszú") is None
     assert stored_account(app).session_version == 3
     assert log_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
 
@@ -323,7 +324,7 @@ def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, ma
     attacker, owner = app.test_client(), app.test_client()
     assert log_in(attacker).status_code == 303 and log_in(owner).status_code == 303
     checked, go = threading.Event(), threading.Event()
-    real_check = profile.check_password
+    real_check = domain.account.check_password
     attacker_thread = []
 
     def check_then_wait(kapu, account, password):
@@ -333,7 +334,7 @@ def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, ma
             assert go.wait(timeout=30)
         return ok
 
-    monkeypatch.setattr(profile, "check_password", check_then_wait)
+    monkeypatch.setattr(domain.account, "check_password", check_then_wait)
 
     def attacker_changes_email():
         token = csrf_token(attacker, "/account")

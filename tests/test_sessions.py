@@ -133,11 +133,12 @@ def test_a_password_reset_ends_every_session(app, kapu, client, logged_in, mailb
 
 def test_a_login_that_raced_a_password_change_gets_no_lasting_session(app, kapu, client, active):
     """A login verified against the old password, then the password changed before its session began."""
-    from domain import accounts, profile, sessions
+    from domain import accounts, sessions
+    from domain.account import change_password
 
     with app.test_request_context():
         account = accounts.authenticate(kapu, "kovacs.janos", STRONG_PASSWORD)
-        assert profile.change_password(kapu, Account.get_by_id(account.id), NEW_PASSWORD) is not None
+        assert change_password(kapu, Account.get_by_id(account.id), NEW_PASSWORD) is not None
         token = sessions.start(account)
         assert sessions.resume(token) is None
 

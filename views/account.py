@@ -5,7 +5,7 @@ import functools
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from domain import audit, limits, profile
+from domain import account, audit, limits
 from forms.account import EmailChangeForm, PasswordChangeForm
 from views.activation import check_one
 from views.auth import end_session
@@ -19,7 +19,7 @@ LINK_STATUS = {"invalid": 400, "used": 409, "expired": 410}
 def _page(email_form=None, password_form=None, status=200, **context):
     email_form = email_form or EmailChangeForm(formdata=None)
     password_form = password_form or PasswordChangeForm(formdata=None)
-    return render_template("account.html", account=g.account, masked_email=profile.mask_email(g.account.email),
+    return render_template("account.html", account=g.account, masked_email=account.mask_email(g.account.email),
                            email_form=email_form, password_form=password_form, **context), status
 
 
@@ -61,7 +61,7 @@ def _refuse_unless_current_password(form, field, form_name):
     held = limits.hold_backoff(kapu().limits.login_failures, g.account.username)
     if held.wait:
         return too_many(held.wait, request.endpoint)
-    if profile.check_password(kapu(), g.account, form[field].data):
+    if account.check_password(kapu(), g.account, form[field].data):
         limits.give_back(held)
         return None
     audit.record(request.endpoint, "wrong_password", account=g.account, client=client_address())
@@ -86,7 +86,7 @@ def change_email():
     )
     if wait:
         return too_many(wait, "email_change")
-    if not profile.request_email_change(kapu(), g.account, form.email.data, client=client_address()):
+    if not account.request_email_change(kapu(), g.account, form.email.data, client=client_address()):
         return _session_ended()
     return _done(email_sent_to=form.email.data)
 
@@ -102,7 +102,7 @@ def change_password():
     refusal = _refuse_unless_current_password(form, "current_password", "password_form")
     if refusal:
         return refusal
-    changed = profile.change_password(kapu(), g.account, form.password.data, client=client_address(),
+    changed = account.change_password(kapu(), g.account, form.password.data, client=client_address(),
                                       session_token=session.get("sid"))
     if changed is None:
         return _session_ended()
@@ -133,7 +133,7 @@ def check_field(field):
 @bp.get("/account/email/confirm/<token>")
 def show_email_confirmation(token):
     """A GET only shows the button (mail scanners open links); the POST applies the change."""
-    link = profile.inspect_email_link(kapu(), token)
+    link = account.inspect_email_link(kapu(), token)
     status = LINK_STATUS.get(link.status, 200)
     return render_template("email_confirm.html", link=link, token=token), status
 
@@ -141,7 +141,7 @@ def show_email_confirmation(token):
 @bp.post("/account/email/confirm/<token>")
 @limited_per_client
 def confirm_email(token):
-    link = profile.confirm_email_change(kapu(), token, client=client_address())
+    link = account.confirm_email_change(kapu(), token, client=client_address())
     if link.status != "valid":
         return render_template("email_confirm.html", link=link, token=token), LINK_STATUS[link.status]
     return redirect(url_for("account.email_confirmed"), code=303)
@@ -155,14 +155,14 @@ def email_confirmed():
 @bp.get("/account/email/cancel/<token>")
 def show_email_cancel(token):
     """From the notice to the old address. A GET only shows the button; the POST cancels."""
-    link = profile.inspect_cancel_link(kapu(), token)
+    link = account.inspect_cancel_link(kapu(), token)
     return _cancel_page(link, token)
 
 
 @bp.post("/account/email/cancel/<token>")
 @limited_per_client
 def cancel_email_change(token):
-    link = profile.cancel_email_change(kapu(), token, client=client_address())
+    link = account.cancel_email_change(kapu(), token, client=client_address())
     return _cancel_page(link, token, cancelled=link.status == "valid")
 
 

@@ -321,13 +321,13 @@ def test_axe_account_after_a_wrong_current_password(axe_page, citizen, which, la
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_axe_email_confirmation_page(axe_page, live_app, citizen, live_mailbox, language):
-    from domain import profile
+    from domain.account import request_email_change
     from models import Account
 
     new_email = new_address()
     with live_app.test_request_context():
         account = Account.get(Account.username == citizen.username)
-        profile.request_email_change(live_app.extensions["kapu"], account, new_email)
+        request_email_change(live_app.extensions["kapu"], account, new_email)
     response = axe_page.goto(in_language(confirmation_link(live_mailbox, new_email), language))
     assert response.status == 200
     assert axe_page.locator("html").get_attribute("lang") == language

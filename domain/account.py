@@ -1,4 +1,4 @@
-"""Registration data: changing the identification e-mail (confirmed by link) and the password."""
+"""Your account (/account, the "Registration data" page): changing the identification e-mail and the password."""
 
 from __future__ import annotations
 
