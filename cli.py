@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 import migrations
 import operator_cli
 import serving
-from domain import accounts, delivery, notices, offices, staff, upkeep
+from domain import accounts, delivery, desk, notices, offices, upkeep
 from domain.delivery import SmtpSettings
 from forms.registration import RegistrationForm
 from models import Account, Notice
@@ -128,7 +128,7 @@ def staff_group():
 
 @staff_group.command("add")
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(staff.ROLES), required=True)
+@click.option("--role", type=click.Choice(desk.ROLES), required=True)
 @click.option("--office", default=None, help="the office's code (clerks need one)")
 @click.password_option("--password", prompt="Password", help="asked on the terminal when not given")
 @with_schema
@@ -143,8 +143,8 @@ def staff_add(username, role, office, password):
     if problems:
         raise CommandError(f"the password is not acceptable ({', '.join(problems)})")
     try:
-        account = staff.add_staff(kapu, username=username, role=role, password=password, office=office)
-    except staff.StaffError as error:
+        account = desk.add_staff(kapu, username=username, role=role, password=password, office=office)
+    except desk.StaffError as error:
         raise CommandError(str(error)) from None
     click.echo(f"Added {role} {account.display_username}" + (f" at {office}." if office else "."))
 

@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
 import domain.account
-from domain import accounts, staff
+from domain import accounts, desk
 from models import Account, AuditEvent, OneTimeCode
 from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
@@ -160,7 +160,7 @@ def test_no_argon2_inside_a_transaction_on_any_path(app, kapu, client, registere
         "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
     assert changed.status_code == 303
     with app.app_context():
-        staff.add_staff(kapu, username="ugyintezo", role="admin", password=NEW_PASSWORD)
+        desk.add_staff(kapu, username="ugyintezo", role="admin", password=NEW_PASSWORD)
     assert hasher.calls.count("hash") >= 4 and hasher.calls.count("verify") >= 5
     assert hasher.inside_transaction == []
 

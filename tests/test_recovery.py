@@ -155,10 +155,10 @@ def test_the_per_account_limit_counts_unknown_names_too(forgot):
 
 def test_a_staff_username_answers_like_any_miss_and_gets_no_code(app, kapu, forgot):
     """Staff have no identification e-mail: no 500, no hint that the name is staff, never a code."""
-    from domain import staff
+    from domain import desk
 
     with app.app_context():
-        staff.add_staff(kapu, username="ugyintezo.anna", role="admin", password="irodai asztal mögött ül")
+        desk.add_staff(kapu, username="ugyintezo.anna", role="admin", password="irodai asztal mögött ül")
         clerk = Account.get(Account.username == "ugyintezo.anna")
     miss = forgot(username="nobody.here", email="anna@example.hu")
     staff_answer = forgot(username="ugyintezo.anna", email="anna@example.hu")

@@ -7,7 +7,7 @@ import functools
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from domain import accounts, limits, staff
+from domain import accounts, desk, limits
 from forms.desk import DeskRegistrationForm, ReasonForm
 from models import Account
 from views.common import client_address, client_subject, kapu, limited_per_client, too_many
@@ -35,7 +35,7 @@ def staff_required(role=None):
 
 def _desk(form=None, status=200, **context):
     form = form or DeskRegistrationForm(formdata=None)
-    return render_template("desk.html", form=form, pending=staff.pending_registrations(g.account),
+    return render_template("desk.html", form=form, pending=desk.pending_registrations(g.account),
                            reason_form=ReasonForm(formdata=None), **context), status
 
 
@@ -77,14 +77,14 @@ def check_field(field):
         wait = limits.take(kapu().limits.client_posts, client_subject())
         if wait:
             return too_many(wait, "username_check")
-        if not staff.username_available(g.account, bound.data, client=client_address()):
+        if not desk.username_available(g.account, bound.data, client=client_address()):
             bound.errors = [_("This username is taken.")]
     return render_template("partials/field_messages.html", field=bound)
 
 
 def _registration(account_id):
     account = Account.get_or_none(Account.id == account_id)
-    if not staff.can_see(g.account, account):
+    if not desk.can_see(g.account, account):
         abort(404)  # another office's registration does not exist for this clerk
     return account
 
@@ -100,7 +100,7 @@ def reissue(account_id):
     wait = limits.take(kapu().limits.codes_per_account, account.username)
     if wait:
         return too_many(wait, "desk_reissue")
-    staff.reissue(kapu(), g.account, account, form.reason.data, client=client_address())
+    desk.reissue(kapu(), g.account, account, form.reason.data, client=client_address())
     return _desk(desk_message=_("A new code was sent to %(email)s; earlier codes no longer work.",
                                 email=account.email))
 
@@ -116,5 +116,5 @@ def cancel(account_id):
     if account.status != "pending":
         return _desk(status=409, desk_error=_("Only a pending registration can be cancelled."))
     name = account.display_username
-    staff.cancel(g.account, account, form.reason.data, client=client_address())
+    desk.cancel(g.account, account, form.reason.data, client=client_address())
     return _desk(desk_message=_("The registration of %(username)s was cancelled.", username=name))

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from argon2 import PasswordHasher
 
 import models
-from domain import clock, outbox, staff
+from domain import clock, desk, outbox
 from models import Account, AuditEvent, OneTimeCode, OutboxMessage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def csrf_token(client, path="/activate"):
 
 def add_staff(app, username, role, office=None):
     with app.app_context():
-        return staff.add_staff(app.extensions["kapu"], username=username, role=role, password=STAFF_PASSWORD,
+        return desk.add_staff(app.extensions["kapu"], username=username, role=role, password=STAFF_PASSWORD,
                                office=office)
 
 
@@ -76,10 +76,10 @@ class Auth:
     def staff_login(self, username, role="admin", office=None):
         """Add a staff member and return a new client logged in as them (at the desk)."""
         add_staff(self.app, username, role, office=office)
-        desk = self.app.test_client()
-        response = self.login(username, STAFF_PASSWORD, client=desk)
+        client = self.app.test_client()
+        response = self.login(username, STAFF_PASSWORD, client=client)
         assert response.status_code == 303, response.get_data(as_text=True)
-        return desk
+        return client
 
 
 class FrozenClock:
