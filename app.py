@@ -91,9 +91,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.before_request(_remember_language)
     app.after_request(_security_headers)
-    views.register(app)
+    views.init_app(app)
     static_files.install(app, SECURITY_HEADERS)  # outermost: a static file never reaches Flask
-    cli.register(app)
+    cli.add_commands(app)
     _prepare_schema(app, strict=test_config is not None)
     # No connection outlives the factory: a pre-forking server's workers must not share the parent's sockets.
     db.close_all(app.extensions["kapu_database"])

@@ -22,10 +22,10 @@ from models import Account, Notice
 from operator_cli import CommandError, with_schema
 
 
-def register(app):
+def add_commands(app):
     for command in (register_citizen, send_mail, serve, staff_group, notice_group, move_to_postgres):
         app.cli.add_command(command)
-    operator_cli.register(app)
+    operator_cli.add_commands(app)
 
 
 def _validated_registration(username, full_name, email):

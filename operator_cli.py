@@ -34,7 +34,7 @@ def with_schema(command):
     return with_appcontext(run)
 
 
-def register(app):
+def add_commands(app):
     for command in (init_db, migrate, backup, restore, purge):
         app.cli.add_command(command)
 

@@ -40,7 +40,8 @@ ERROR_TEXT = {
 }
 
 
-def register(app):
+def init_app(app):
+    """Blueprints, error pages and template helpers."""
     for module in (pages, activation, registration, recovery, auth, account, desk, desk_admin, notices, help,
                    devmail, ops):
         app.register_blueprint(module.bp)

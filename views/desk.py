@@ -48,7 +48,7 @@ def index():
 @bp.post("/desk/register")
 @staff_required()
 @limited_per_client
-def register():
+def register_citizen():
     form = DeskRegistrationForm()
     if g.account.office is None:
         return _desk(form, 422, desk_error=_("Only a clerk of an office can record an in-person registration."))
