@@ -34,7 +34,7 @@ FORMS = {
 }
 # What the valid baseline gets: a wrong code; "check your mail" (always); not activated yet.
 BASELINE_STATUS = {"/activate": 400, "/register": 200, "/login": 401}
-# Refused outright with control characters in them (SECURITY: names, usernames; e-mail via email-validator).
+# Refused outright with control characters in them: names and usernames never hold one (e-mail: email-validator).
 # Passwords may hold anything; in a code, whitespace-like controls are separators (a well-formed wrong code).
 STRICT_FIELDS = {"username", "full_name", "email"}
 LIVE_CHECKS = {"/activate/check": ("username", "code", "password", "password_confirm"), "/register/check": ("email",)}

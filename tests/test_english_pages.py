@@ -1,4 +1,4 @@
-"""Every word of the English pages is English (issue 14 item 3): a visitor who switched to English walks the
+"""Every word of the English pages is English: a visitor who switched to English walks the
 public pages, the forms with and without errors, the notices, help, the account and the error pages, and no
 Hungarian is left outside what people entered (names, notices as their author wrote them) and the language
 switch. The Hungarian pages are the default and are checked by tests/test_i18n.py."""

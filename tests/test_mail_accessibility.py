@@ -1,6 +1,6 @@
 """Every mail in both languages: the HTML body has the recipient's `lang`, a title and a heading, and says the
 same words with the same links as its plain-text twin; the one-time code stands grouped on its own line in
-both (issue 14 item 5). tests/browser/test_mail_browser.py opens the HTML bodies in Chromium and runs axe."""
+both. tests/browser/test_mail_browser.py opens the HTML bodies in Chromium and runs axe."""
 
 from __future__ import annotations
 

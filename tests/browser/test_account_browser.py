@@ -1,6 +1,5 @@
 """Forgotten password and "Registration data" in headless Chromium: a new code by mail, the e-mail change
-confirmed by link (with and without JavaScript), the password change with live checks, and axe on these pages
-(CONTRACT §3-§5)."""
+confirmed by link (with and without JavaScript), the password change with live checks, and axe on these pages."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The activation journey in headless Chromium: the e-mail link, live validation, submit with and without JS,
-and a keyboard-only run (CONTRACT §3-§4)."""
+and a keyboard-only run: the page ids, field names and error hooks the tests rely on stay as they are."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def test_activation_without_javascript_keeps_what_was_typed_and_explains_the_err
 
 
 def test_without_javascript_the_field_error_region_holds_the_message(page_nojs, registered):
-    """CONTRACT §4: aria-describedby names `<field>-error`, and that element holds the message."""
+    """A field's aria-describedby names `<field>-error`, and that element holds the message (a fixed hook)."""
     page = page_nojs
     page.goto(english(registered.link))
     page.locator("#username").fill(registered.username)

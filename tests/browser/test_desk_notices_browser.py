@@ -1,5 +1,5 @@
 """The service-notice banner (htmx polling, driven by Playwright's fake clock), the registration desk, and axe on
-/notices, /help/activation and /desk, in headless Chromium (CONTRACT §3-§4)."""
+/notices, /help/activation and /desk, in headless Chromium."""
 
 from __future__ import annotations
 

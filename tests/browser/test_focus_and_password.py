@@ -1,5 +1,5 @@
 """Where the focus goes after a failed submit, and the Show/Hide password button (GOV.UK patterns), in both
-languages, with JavaScript on and off (issue 14 items 1, 2 and 6)."""
+languages, with JavaScript on and off."""
 
 from __future__ import annotations
 

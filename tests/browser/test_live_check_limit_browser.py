@@ -1,4 +1,4 @@
-"""In Chromium: past the live-check limit the field tells so and the page keeps working (issue 8 item 3)."""
+"""In Chromium: past the live-check limit the field tells so and the page keeps working."""
 
 from __future__ import annotations
 

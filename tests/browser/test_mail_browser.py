@@ -1,5 +1,5 @@
 """HTML mails opened as pages in Chromium pass axe (every rule, any impact) in both languages, and show the
-one-time code large, monospaced and on one line (issue 14 item 5). The same-words check against the
+one-time code large, monospaced and on one line. The same-words check against the
 plain-text twin is in tests/test_mail_accessibility.py."""
 
 from __future__ import annotations

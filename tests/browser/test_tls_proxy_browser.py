@@ -1,4 +1,5 @@
-"""Kapu behind a real TLS-terminating nginx, driven by headless Chromium (CONTRACT §7, SECURITY "Sessions, CSRF").
+"""Kapu behind a real TLS-terminating nginx, driven by headless Chromium: behind an https
+proxy the session cookie is Secure and __Host- prefixed, and CSRF protection checks the Referer.
 
 The app runs with `KAPU_BASE_URL=https://127.0.0.1:<nginx port>` and `KAPU_TRUSTED_PROXIES=127.0.0.1`, so it
 knows it is on https: Flask-WTF's strict Referer check applies to every POST and the session cookie is

@@ -1,6 +1,6 @@
 """200 % zoom (WCAG 1.4.4), reflow at 320 px (1.4.10) and the text-spacing override (1.4.12) on the activation,
 login and account pages, with and without errors, in both languages: no horizontal scrolling, nothing clipped
-by its box, no two pieces of text on top of each other (issue 14 item 4).
+by its box, no two pieces of text on top of each other.
 
 A 1280 px screen at 200 % zoom lays a page out at 640 CSS px (device scale 2); 320 px is 400 %. The context
 bypasses CSP only to inject the spacing style sheet (the page's own CSP forbids inline styles)."""
