@@ -26,7 +26,7 @@ import static_files
 import views
 import views.common
 from domain import help as articles
-from domain.context import Kapu
+from domain.context import Services
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -86,7 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_refuse_cross_site_posts)  # Flask-WTF checks the Referer only over https
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    app.extensions["kapu"] = Kapu.from_config(
+    app.extensions["kapu"] = Services.from_config(
         app.config, mail.compose, hasher=app.config.get("PASSWORD_HASHER")
     )
     app.before_request(_remember_language)

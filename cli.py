@@ -50,10 +50,10 @@ def register_citizen(username, full_name, email, office, language):
     form = _validated_registration(username, full_name, email)
     if office and offices.by_code(office) is None:
         raise CommandError(f"--office {office!r} is not a known registration office")
-    kapu = current_app.extensions["kapu"]
+    services = current_app.extensions["kapu"]
     result = accounts.register(
-        kapu, username=form.username.data, full_name=form.full_name.data, email=form.email.data,
-        language=language or kapu.default_language, channel="office" if office else "cli",
+        services, username=form.username.data, full_name=form.full_name.data, email=form.email.data,
+        language=language or services.default_language, channel="office" if office else "cli",
         office=office, actor="cli",
     )
     if result.taken:
@@ -71,9 +71,9 @@ def send_mail(once):
     transport = SmtpSettings.from_config(current_app.config)
     if transport is None:
         raise CommandError("KAPU_SMTP_HOST is not set: mail stays in /dev/mailbox")
-    kapu = current_app.extensions["kapu"]
+    services = current_app.extensions["kapu"]
     if once:
-        click.echo(f"Sent {delivery.deliver_due(kapu, transport, limit=10_000)} message(s).")
+        click.echo(f"Sent {delivery.deliver_due(services, transport, limit=10_000)} message(s).")
         upkeep.tick(current_app._get_current_object())  # a cron-driven deployment beats and purges too
         return
     worker = delivery.DeliveryWorker(current_app._get_current_object(), transport)
@@ -112,11 +112,11 @@ def _url_host(host):
 
 
 def _seed_demo(app):
-    kapu = app.extensions["kapu"]
+    services = app.extensions["kapu"]
     offices.seed_demo_offices()
     result = accounts.register(
-        kapu, username="demo", full_name="Demo Polgár", email="demo@example.hu",
-        language=kapu.default_language, channel="office", office="BP-KA-01", actor="demo-seed",
+        services, username="demo", full_name="Demo Polgár", email="demo@example.hu",
+        language=services.default_language, channel="office", office="BP-KA-01", actor="demo-seed",
     )
     return result.link
 
@@ -138,12 +138,12 @@ def staff_add(username, role, office, password):
         raise CommandError(f"--office {office!r} is not a known registration office")
     if not accounts.username_is_well_formed(username):
         raise CommandError("--username must be 3 to 64 letters, digits, dots, hyphens or underscores")
-    kapu = current_app.extensions["kapu"]
-    problems = kapu.policy.problems(password, username)
+    services = current_app.extensions["kapu"]
+    problems = services.policy.problems(password, username)
     if problems:
         raise CommandError(f"the password is not acceptable ({', '.join(problems)})")
     try:
-        account = desk.add_staff(kapu, username=username, role=role, password=password, office=office)
+        account = desk.add_staff(services, username=username, role=role, password=password, office=office)
     except desk.StaffError as error:
         raise CommandError(str(error)) from None
     click.echo(f"Added {role} {account.display_username}" + (f" at {office}." if office else "."))

@@ -15,8 +15,8 @@ def mask_email(address: str | None) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def check_password(kapu, account, password) -> bool:
-    ok, _ = passwords.verify(kapu.hasher, account.password_hash, password)
+def check_password(services, account, password) -> bool:
+    ok, _ = passwords.verify(services.hasher, account.password_hash, password)
     return ok
 
 
@@ -28,7 +28,7 @@ def void_pending_email_change(account_id):
     Account.update(email_change_nonce=None).where(Account.id == account_id).execute()
 
 
-def request_email_change(kapu, account, new_email, client=None) -> bool:
+def request_email_change(services, account, new_email, client=None) -> bool:
     """Send a confirmation link to *new_email* and tell the old address, with a link to cancel.
 
     Written only while the session version is the one this request was authorised with: a request racing
@@ -43,18 +43,18 @@ def request_email_change(kapu, account, new_email, client=None) -> bool:
             audit.record("email_change", "session_ended", account=account, client=client)
             return False
         payload = {"a": account.id, "e": new_email, "n": nonce}
-        link = f"{kapu.base_url}/account/email/confirm/{kapu.email_links.sign(payload)}"
-        subject, text, html = kapu.compose("email_change_confirm", account.language, account=account,
+        link = f"{services.base_url}/account/email/confirm/{services.email_links.sign(payload)}"
+        subject, text, html = services.compose("email_change_confirm", account.language, account=account,
                                            new_email=new_email, link=link)
-        outbox.enqueue(kapu, "email_change_confirm", new_email, subject, text, html, account=account)
+        outbox.enqueue(services, "email_change_confirm", new_email, subject, text, html, account=account)
         # The cancel link goes to the old address: it names the new one only masked.
-        cancel_token = kapu.email_cancel_links.sign({**payload, "e": mask_email(new_email)})
-        cancel_link = f"{kapu.base_url}/account/email/cancel/{cancel_token}"
-        subject, text, html = kapu.compose(
+        cancel_token = services.email_cancel_links.sign({**payload, "e": mask_email(new_email)})
+        cancel_link = f"{services.base_url}/account/email/cancel/{cancel_token}"
+        subject, text, html = services.compose(
             "email_change_requested", account.language, account=account, new_email_masked=mask_email(new_email),
-            cancel_link=cancel_link, forgotten_url=f"{kapu.base_url}/forgotten-password",
+            cancel_link=cancel_link, forgotten_url=f"{services.base_url}/forgotten-password",
         )
-        outbox.enqueue(kapu, "email_change_requested", account.email, subject, text, html, account=account)
+        outbox.enqueue(services, "email_change_requested", account.email, subject, text, html, account=account)
         audit.record("email_change", "requested", account=account, client=client)
     return True
 
@@ -85,13 +85,13 @@ def _inspect(signer, token) -> EmailLink:
     return EmailLink("valid", account, data["e"], data["n"])
 
 
-def inspect_email_link(kapu, token) -> EmailLink:
-    return _inspect(kapu.email_links, token)
+def inspect_email_link(services, token) -> EmailLink:
+    return _inspect(services.email_links, token)
 
 
-def inspect_cancel_link(kapu, token) -> EmailLink:
+def inspect_cancel_link(services, token) -> EmailLink:
     """Its new_email is the masked address: that is all the cancel link carries."""
-    return _inspect(kapu.email_cancel_links, token)
+    return _inspect(services.email_cancel_links, token)
 
 
 def _end_pending(link) -> int:
@@ -101,10 +101,10 @@ def _end_pending(link) -> int:
     ).execute()
 
 
-def confirm_email_change(kapu, token, client=None) -> EmailLink:
+def confirm_email_change(services, token, client=None) -> EmailLink:
     """Apply a confirmed change and tell the old address, all in one transaction."""
     with database.atomic():
-        link = inspect_email_link(kapu, token)
+        link = inspect_email_link(services, token)
         if link.status == "valid":
             applied = Account.update(email=link.new_email, email_change_nonce=None).where(
                 Account.id == link.account.id, Account.email_change_nonce == link.nonce
@@ -114,17 +114,17 @@ def confirm_email_change(kapu, token, client=None) -> EmailLink:
             audit.record("email_change", f"link_{link.status}", client=client)
             return link
         account = link.account  # as read: .email is still the old address
-        subject, text, html = kapu.compose("email_changed_notice", account.language, account=account,
+        subject, text, html = services.compose("email_changed_notice", account.language, account=account,
                                            new_email_masked=mask_email(link.new_email))
-        outbox.enqueue(kapu, "email_changed_notice", account.email, subject, text, html, account=account)
+        outbox.enqueue(services, "email_changed_notice", account.email, subject, text, html, account=account)
         audit.record("email_change", "confirmed", account=account, client=client)
         return link
 
 
-def cancel_email_change(kapu, token, client=None) -> EmailLink:
+def cancel_email_change(services, token, client=None) -> EmailLink:
     """The old address's owner calls off a pending change (from the notice sent when it was requested)."""
     with database.atomic():
-        link = inspect_cancel_link(kapu, token)
+        link = inspect_cancel_link(services, token)
         if link.status == "valid" and _end_pending(link) != 1:
             link = EmailLink("used")
         audit.record("email_change", "cancelled" if link.status == "valid" else f"cancel_link_{link.status}",
@@ -137,13 +137,13 @@ class PasswordChanged:
     session_token: str | None  # the new id of the session that made the change (None: it had none)
 
 
-def change_password(kapu, account, new_password, client=None, session_token=None) -> PasswordChanged | None:
+def change_password(services, account, new_password, client=None, session_token=None) -> PasswordChanged | None:
     """Set a new password: every other session ends, this one gets a new id, a pending e-mail change dies.
 
     The hash is made before the transaction; the write happens only if the session version is still the
     one read with *account*. None when another change came first (then nothing is written).
     """
-    new_hash = kapu.hasher.hash(new_password)
+    new_hash = services.hasher.hash(new_password)
     with database.atomic():
         changed = Account.update(
             password_hash=new_hash, session_version=Account.session_version + 1, email_change_nonce=None

@@ -34,7 +34,7 @@ class Registration:
     link: str | None = None
 
 
-def register(kapu, *, username, full_name, email, language, channel, office=None, client=None, actor=None):
+def register(services, *, username, full_name, email, language, channel, office=None, client=None, actor=None):
     """Create a pending account and mail its first code, in one transaction; report a taken username."""
     now = clock.now()
     with database.atomic():
@@ -55,19 +55,19 @@ def register(kapu, *, username, full_name, email, language, channel, office=None
                          client=client, actor=actor, detail=channel)
             return Registration(None, taken=True)
         audit.record("registration", "created", account=account, client=client, actor=actor, detail=channel)
-        issued = issuing.issue_code(kapu, account, "activation", client=client, actor=actor)
+        issued = issuing.issue_code(services, account, "activation", client=client, actor=actor)
     return Registration(account, link=issued.link)
 
 
-def tell_username_taken(kapu, *, email, language, client=None):
+def tell_username_taken(services, *, email, language, client=None):
     """The online registrant learns by mail, not on the page, that the name is taken (no enumeration)."""
     with database.atomic():
-        subject, text, html = kapu.compose("username_taken", language, register_url=f"{kapu.base_url}/register")
-        issuing.outbox.enqueue(kapu, "username_taken", email, subject, text, html)
+        subject, text, html = services.compose("username_taken", language, register_url=f"{services.base_url}/register")
+        issuing.outbox.enqueue(services, "username_taken", email, subject, text, html)
         audit.record("registration_mail", "username_taken", client=client)
 
 
-def authenticate(kapu, username, password, client=None):
+def authenticate(services, username, password, client=None):
     """The active account for these credentials, or None; unknown names cost the same argon2 work.
 
     argon2 runs before any transaction, so a login never holds the write lock while it hashes.
@@ -75,7 +75,7 @@ def authenticate(kapu, username, password, client=None):
     name = normalise_username(username)
     account = Account.by_username(name)
     stored = account.password_hash if account is not None and account.is_active else None
-    ok, new_hash = passwords.verify(kapu.hasher, stored or kapu.decoy_hash, password)
+    ok, new_hash = passwords.verify(services.hasher, stored or services.decoy_hash, password)
     if account is None or stored is None or not ok:
         with database.atomic():
             audit.record("login", "failed", account=account, username=name[:64], client=client)

@@ -28,54 +28,54 @@ class Outcome(enum.Enum):
     LOCKED = "locked"  # too many wrong codes: this code is void
 
 
-def activate(kapu, username, typed_code, password, client=None) -> Outcome:
+def activate(services, username, typed_code, password, client=None) -> Outcome:
     code = codes.normalise(typed_code)
     account = Account.by_username(normalise_username(username))
     recent = list(OneTimeCode.for_account(account).limit(_RECENT_CODES)) if account else []
     if code is None or account is None:
-        codes.matches(kapu.code_key, code or "", "0" * 64)  # same HMAC work on the miss path
+        codes.matches(services.code_key, code or "", "0" * 64)  # same HMAC work on the miss path
         with database.atomic():
             audit.record("activation", "invalid", account=account, username=normalise_username(username)[:64],
                          client=client)
         return Outcome.INVALID
     # Compare against every recent code (constant time each) so timing does not say which matched.
-    hits = [row for row in recent if codes.matches(kapu.code_key, code, row.code_hash, row.code_salt)]
+    hits = [row for row in recent if codes.matches(services.code_key, code, row.code_hash, row.code_salt)]
     if not hits:
-        return _count_wrong_code(kapu, account, recent, client)
+        return _count_wrong_code(services, account, recent, client)
     row = hits[0]
-    outcome = _refusal_for(row, kapu)
+    outcome = _refusal_for(row, services)
     if outcome is None:
-        password_hash = kapu.hasher.hash(password)  # slow: outside the transaction
-        outcome = _open_account(kapu, account, row, password_hash, client)
+        password_hash = services.hasher.hash(password)  # slow: outside the transaction
+        outcome = _open_account(services, account, row, password_hash, client)
     if outcome is not Outcome.ACTIVATED:
         with database.atomic():
             audit.record("activation", outcome.value, account=account, client=client)
     return outcome
 
 
-def _refusal_for(row, kapu):
+def _refusal_for(row, services):
     if row.used_at is not None:
         return Outcome.USED
     if row.voided_at is not None:
         return Outcome.LOCKED if row.void_reason == "attempts" else Outcome.SUPERSEDED
-    if row.failed_attempts >= kapu.max_attempts:
+    if row.failed_attempts >= services.max_attempts:
         return Outcome.LOCKED
     if row.expires_at <= clock.now():
         return Outcome.EXPIRED
     return None
 
 
-def _still_live(kapu, now):
+def _still_live(services, now):
     """The conditions under which a code may still be used or counted, evaluated by the database."""
     return (
         OneTimeCode.used_at.is_null()
         & OneTimeCode.voided_at.is_null()
-        & (OneTimeCode.failed_attempts < kapu.max_attempts)
+        & (OneTimeCode.failed_attempts < services.max_attempts)
         & (OneTimeCode.expires_at > now)
     )
 
 
-def _count_wrong_code(kapu, account, recent, client):
+def _count_wrong_code(services, account, recent, client):
     """Count a wrong try against the live code; voiding it is not announced, so nobody learns the name exists.
 
     The count is one atomic increment on the still-live row, so parallel wrong tries are each counted once.
@@ -86,26 +86,26 @@ def _count_wrong_code(kapu, account, recent, client):
         now = clock.now()
         if live is not None:
             counted = OneTimeCode.update(failed_attempts=OneTimeCode.failed_attempts + 1).where(
-                OneTimeCode.id == live.id, _still_live(kapu, now)
+                OneTimeCode.id == live.id, _still_live(services, now)
             ).execute()
             if counted and OneTimeCode.update(voided_at=now, void_reason="attempts").where(
                 OneTimeCode.id == live.id, OneTimeCode.voided_at.is_null(), OneTimeCode.used_at.is_null(),
-                OneTimeCode.failed_attempts >= kapu.max_attempts,
+                OneTimeCode.failed_attempts >= services.max_attempts,
             ).execute():
                 outcome = "code_voided"
         audit.record("activation", outcome, account=account, client=client)
     return Outcome.INVALID
 
 
-def _open_account(kapu, account, row, password_hash, client) -> Outcome:
+def _open_account(services, account, row, password_hash, client) -> Outcome:
     """Use the code only if it is still live; open the account only if that took exactly this one row."""
     with database.atomic():
         now = clock.now()
-        used = OneTimeCode.update(used_at=now).where(OneTimeCode.id == row.id, _still_live(kapu, now)).execute()
+        used = OneTimeCode.update(used_at=now).where(OneTimeCode.id == row.id, _still_live(services, now)).execute()
         if used != 1:
             # Lost a race (used, superseded, voided or expired meanwhile): read what happened to the code.
             current = OneTimeCode.get_or_none(OneTimeCode.id == row.id)
-            return (_refusal_for(current, kapu) or Outcome.USED) if current else Outcome.INVALID
+            return (_refusal_for(current, services) or Outcome.USED) if current else Outcome.INVALID
         Account.update(
             password_hash=password_hash,
             status="active",

@@ -23,7 +23,10 @@ Composer = Callable[..., tuple[str, str, str]]
 
 
 @dataclass
-class Kapu:
+class Services:
+    """The app's configured services (keys, link signers, limits, password rules and hasher, mail settings):
+    one per app, made by create_app; domain functions take it first, views reach it through services()."""
+
     code_key: tuple[bytes, ...]  # the current key first, then the fallbacks' (codes.matches tries each)
     sealer: MultiFernet
     activation_links: CodeLinks

@@ -73,10 +73,10 @@ class SmtpSettings:
             smtp.send_message(message)
 
 
-def build_email(kapu, message) -> EmailMessage:
-    body = outbox.unseal(kapu, message)
+def build_email(services, message) -> EmailMessage:
+    body = outbox.unseal(services, message)
     email = EmailMessage()
-    email["From"] = kapu.mail_from
+    email["From"] = services.mail_from
     email["To"] = message.recipient
     email["Subject"] = message.subject
     email["Message-ID"] = message.message_id
@@ -88,7 +88,7 @@ def build_email(kapu, message) -> EmailMessage:
     return email
 
 
-def deliver_due(kapu, transport, limit=50) -> int:
+def deliver_due(services, transport, limit=50) -> int:
     """Send what is due now; return how many were sent. Safe to run in several processes at once."""
     sent = 0
     for _ in range(limit):
@@ -96,7 +96,7 @@ def deliver_due(kapu, transport, limit=50) -> int:
         if message is None:
             break
         try:
-            email = build_email(kapu, message)
+            email = build_email(services, message)
         except InvalidToken:
             # Sealed under a key that is neither KAPU_SECRET_KEY nor a fallback: retrying cannot help.
             log.error("mail %s cannot be decrypted with KAPU_SECRET_KEY or KAPU_SECRET_KEY_FALLBACKS; "
@@ -125,11 +125,11 @@ class DeliveryWorker(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self):
-        kapu = self.app.extensions["kapu"]
+        services = self.app.extensions["kapu"]
         while not self.stopping.is_set():
             try:
                 with self.app.app_context():
-                    deliver_due(kapu, self.transport)
+                    deliver_due(services, self.transport)
                     upkeep.tick(self.app)  # heartbeat and the daily purge, once per deployment
             except Exception:  # keep delivering whatever one round hit; the log says what
                 log.exception("delivery round failed")

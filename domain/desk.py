@@ -18,12 +18,12 @@ class StaffError(ValueError):
     """A staff action that cannot be done; the message says why."""
 
 
-def add_staff(kapu, *, username, role, password, office=None):
+def add_staff(services, *, username, role, password, office=None):
     if role not in ROLES:
         raise StaffError("role must be clerk or admin")
     if role == "clerk" and office is None:
         raise StaffError("a clerk belongs to an office: give --office")
-    password_hash = kapu.hasher.hash(password)  # slow: before the transaction, never inside it
+    password_hash = services.hasher.hash(password)  # slow: before the transaction, never inside it
     try:
         with database.atomic():
             account = Account.create(
@@ -68,12 +68,12 @@ def username_available(staff, username, client=None) -> bool:
     return available
 
 
-def reissue(kapu, staff, account, reason, client=None):
+def reissue(services, staff, account, reason, client=None):
     """A new code for a citizen at the desk (the clerk never sees it); earlier codes die."""
     if not can_see(staff, account):
         raise StaffError("not your office's registration")
     with database.atomic():
-        issuing.issue_code(kapu, account, "activation" if account.status == "pending" else "reset",
+        issuing.issue_code(services, account, "activation" if account.status == "pending" else "reset",
                            client=client, actor=staff.username)
         void_pending_email_change(account.id)  # the citizen's own recovery beats a pending change
         audit.record("desk_reissue", "done", account=account, actor=staff.username, client=client,

@@ -12,8 +12,8 @@ from models import OneTimeCode, database
 MAIL_KIND = {"activation": "activation_code", "reset": "reset_code"}
 
 
-def activation_link(kapu, token: str) -> str:
-    return f"{kapu.base_url}/activate/{token}"
+def activation_link(services, token: str) -> str:
+    return f"{services.base_url}/activate/{token}"
 
 
 @dataclass(frozen=True)
@@ -26,17 +26,17 @@ class NoCodesForStaff(ValueError):
     """Staff sign in with credentials set on the command line: no code may ever reset them."""
 
 
-def issue_code(kapu, account, purpose, client=None, actor=None) -> Issued:
+def issue_code(services, account, purpose, client=None, actor=None) -> Issued:
     """Void the account's live codes, store a new one as a salted keyed hash, and mail it; inside a transaction."""
     if account.is_staff:
         raise NoCodesForStaff(account.username)
     with database.atomic():  # the caller's transaction, or its own
         # Per account, one at a time: two at once would each void only the older codes and leave two live.
         db.lock_key(database, f"codes:{account.id}")
-        return _issue_code(kapu, account, purpose, client, actor)
+        return _issue_code(services, account, purpose, client, actor)
 
 
-def _issue_code(kapu, account, purpose, client, actor) -> Issued:
+def _issue_code(services, account, purpose, client, actor) -> Issued:
     now = clock.now()
     OneTimeCode.update(voided_at=now, void_reason="superseded").where(
         OneTimeCode.account == account, OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null()
@@ -44,15 +44,15 @@ def _issue_code(kapu, account, purpose, client, actor) -> Issued:
     code, salt = codes.generate(), codes.new_salt()
     row = OneTimeCode.create(
         account=account,
-        code_hash=codes.keyed_hash(kapu.code_key, code, salt),
+        code_hash=codes.keyed_hash(services.code_key, code, salt),
         code_salt=salt,
         purpose=purpose,
         created_at=now,
-        expires_at=now + timedelta(seconds=kapu.code_ttl),
+        expires_at=now + timedelta(seconds=services.code_ttl),
     )
-    link = activation_link(kapu, kapu.activation_links.make(row.id, code))
+    link = activation_link(services, services.activation_links.make(row.id, code))
     kind = MAIL_KIND[purpose]
-    subject, text, html = kapu.compose(
+    subject, text, html = services.compose(
         kind,
         account.language,
         account=account,
@@ -60,7 +60,7 @@ def _issue_code(kapu, account, purpose, client, actor) -> Issued:
         link=link,
         deadline=row.expires_at,
     )
-    outbox.enqueue(kapu, kind, account.email, subject, text, html, account=account)
+    outbox.enqueue(services, kind, account.email, subject, text, html, account=account)
     audit.record("code_issued", purpose, account=account, client=client, actor=actor)
     return Issued(row, link)
 
@@ -77,14 +77,14 @@ class LinkState:
     account: object = None  # the code's account (for the audit line), when the link named a real code
 
 
-def inspect_link(kapu, token) -> LinkState:
+def inspect_link(services, token) -> LinkState:
     """What an activation link is worth now; reads only, so it can be asked again on every page view."""
-    check = kapu.activation_links.read(token)
+    check = services.activation_links.read(token)
     if check.status != "valid":
         return LinkState(check.status)
     code = codes.normalise(check.data.code)
     row = OneTimeCode.get_or_none(OneTimeCode.id == check.data.row_id)
-    if code is None or row is None or not codes.matches(kapu.code_key, code, row.code_hash, row.code_salt):
+    if code is None or row is None or not codes.matches(services.code_key, code, row.code_hash, row.code_salt):
         return LinkState("invalid")
     if row.used_at is not None or row.voided_at is not None:
         return LinkState("used", account=row.account)
@@ -93,8 +93,8 @@ def inspect_link(kapu, token) -> LinkState:
     return LinkState("valid", codes.display(code), row.expires_at, row.account)
 
 
-def open_link(kapu, token, client=None) -> LinkState:
+def open_link(services, token, client=None) -> LinkState:
     """A citizen (or a mail scanner) opened the link: nothing is consumed, the opening is audited."""
-    state = inspect_link(kapu, token)
+    state = inspect_link(services, token)
     audit.record("link_opened", state.status, account=state.account, client=client)
     return state

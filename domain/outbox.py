@@ -29,13 +29,13 @@ class MailNotAllowed(ValueError):
     """A message of a kind the identification address must not receive."""
 
 
-def enqueue(kapu, kind, recipient, subject, text, html, account=None, domain=None):
+def enqueue(services, kind, recipient, subject, text, html, account=None, domain=None):
     """Store a message for delivery; call inside the transaction of the change that causes it."""
-    domain = domain or kapu.mail_domain
+    domain = domain or services.mail_domain
     if kind not in IDENTIFICATION_KINDS and _is_identification_address(recipient):
         raise MailNotAllowed(kind)
     now = clock.now()
-    sealed = kapu.sealer.encrypt(json.dumps({"text": text, "html": html}).encode()).decode()
+    sealed = services.sealer.encrypt(json.dumps({"text": text, "html": html}).encode()).decode()
     return OutboxMessage.create(
         kind=kind,
         recipient=recipient,
@@ -52,10 +52,10 @@ def _is_identification_address(recipient):
     return Account.select().where(Account.email == recipient).exists()
 
 
-def unseal(kapu, message) -> dict:
+def unseal(services, message) -> dict:
     if not message.sealed_body:
         return {"text": "", "html": ""}
-    return json.loads(kapu.sealer.decrypt(message.sealed_body.encode()))
+    return json.loads(services.sealer.decrypt(message.sealed_body.encode()))
 
 
 def claim_next():

@@ -22,7 +22,7 @@ def _recoverable(account) -> bool:
     return account is not None and not account.is_staff and bool(account.email)
 
 
-def request_new_code(kapu, username, email, language, client=None) -> bool:
+def request_new_code(services, username, email, language, client=None) -> bool:
     """Mail a new code (voiding earlier ones) when *username* and *email* match a citizen's account.
 
     Every other case (unknown name, wrong address, a staff name) does the very same work, rolled back,
@@ -35,7 +35,7 @@ def request_new_code(kapu, username, email, language, client=None) -> bool:
         matched = _same_address(account.email if recoverable else _DECOY_ADDRESS, email) and recoverable
         with database.atomic() as attempt:
             target = account if matched else _decoy_account(language)
-            issuing.issue_code(kapu, target, "reset", client=client)
+            issuing.issue_code(services, target, "reset", client=client)
             if not matched:
                 attempt.rollback(begin=False)  # the decoy, its code, its sealed mail and their audit line all go
         if matched:

@@ -145,7 +145,7 @@ def runner(app):
 
 
 @pytest.fixture
-def kapu(app):
+def services(app):
     return app.extensions["kapu"]
 
 
@@ -170,10 +170,10 @@ def auth(app, client, mailbox):
 
 
 @pytest.fixture
-def registered(kapu, app):
+def registered(services, app):
     """A pending registration made at an office, as a clerk would."""
     with app.test_request_context():
-        return accounts.register(kapu, username=USERNAME, full_name=FULL_NAME, email=EMAIL, language="hu",
+        return accounts.register(services, username=USERNAME, full_name=FULL_NAME, email=EMAIL, language="hu",
                                  channel="office", office=OFFICE)
 
 

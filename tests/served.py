@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE = re.compile(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b")
 
 
-def clean_environment(**kapu):
+def clean_environment(**settings):
     """The caller's environment without any KAPU_* setting, plus *kapu*."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAPU_")}
-    env.update({k: str(v) for k, v in kapu.items()})
+    env.update({k: str(v) for k, v in settings.items()})
     return env
 
 

@@ -98,11 +98,11 @@ def test_password_change_applies_the_same_rules(client, logged_in):
     assert "at least 15 characters" in check.get_data(as_text=True)
 
 
-def test_the_identification_address_only_gets_identification_mail(app, kapu, active):
+def test_the_identification_address_only_gets_identification_mail(app, services, active):
     with app.app_context(), pytest.raises(outbox.MailNotAllowed):
-        outbox.enqueue(kapu, "newsletter", "janos@example.hu", "News", "text", "")
+        outbox.enqueue(services, "newsletter", "janos@example.hu", "News", "text", "")
     with app.app_context():
-        assert outbox.enqueue(kapu, "newsletter", "someone@example.hu", "News", "text", "").kind == "newsletter"
+        assert outbox.enqueue(services, "newsletter", "someone@example.hu", "News", "text", "").kind == "newsletter"
 
 
 def test_every_id_on_the_registration_data_page_is_unique(client, logged_in):
@@ -239,16 +239,16 @@ def test_email_changes_are_capped_per_account(app, client, logged_in, mailbox):
         assert [e.account_id for e in refusals] == [logged_in.id]
 
 
-def test_email_changes_are_capped_per_client(app, kapu, client, active, mailbox, auth):
+def test_email_changes_are_capped_per_client(app, services, client, active, mailbox, auth):
     import dataclasses
 
     from domain.limits import Limit
 
-    kapu.limits = dataclasses.replace(kapu.limits, client_mails=Limit("client-mail", 2, 3600))
+    services.limits = dataclasses.replace(services.limits, client_mails=Limit("client-mail", 2, 3600))
     with app.app_context():
         Account.create(username="szabo.eva", display_username="szabo.eva", full_name="Szabó Éva",
                        email="eva@example.hu", status="active", created_at=active.created_at,
-                       password_hash=kapu.hasher.hash(STRONG_PASSWORD))
+                       password_hash=services.hasher.hash(STRONG_PASSWORD))
     auth.login()
     assert request_change(client, "one@example.hu").status_code == 303
     assert request_change(client, "two@example.hu").status_code == 303

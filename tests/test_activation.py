@@ -111,12 +111,12 @@ def test_the_code_is_void_after_max_attempts(app, registered, mailbox, auth):
     assert kinds.count("wrong_code") == 4 and kinds.count("code_voided") == 1
 
 
-def test_a_newer_code_voids_the_older_one(app, kapu, registered, mailbox, auth):
+def test_a_newer_code_voids_the_older_one(app, services, registered, mailbox, auth):
     from domain import issuing
 
     old_code, old_link = mailbox.last_code(), mailbox.last_link()
     with app.test_request_context():
-        issuing.issue_code(kapu, account(app), "reset")
+        issuing.issue_code(services, account(app), "reset")
     assert auth.activate(code=old_code).status_code == 409
     assert app.test_client().get(old_link).status_code == 409
     assert auth.activate().status_code == 200

@@ -64,9 +64,9 @@ class SpyHasher(PasswordHasher):
 
 
 @pytest.fixture
-def hasher(app, kapu):
+def hasher(app, services):
     spy = SpyHasher(app.extensions["kapu_database"])
-    kapu.hasher = spy
+    services.hasher = spy
     return spy
 
 
@@ -145,7 +145,7 @@ def active(client, registered, mailbox, hasher):
 # --- argon2 outside every transaction -------------------------------------------------------------------
 
 
-def test_no_argon2_inside_a_transaction_on_any_path(app, kapu, client, registered, mailbox, hasher):
+def test_no_argon2_inside_a_transaction_on_any_path(app, services, client, registered, mailbox, hasher):
     assert post_activation(client, mailbox.last_code()).status_code == 200
     assert log_in(app.test_client(), password="wrong password, long enough").status_code == 401
     assert log_in(app.test_client(), username="nobody.at.all").status_code == 401
@@ -160,12 +160,12 @@ def test_no_argon2_inside_a_transaction_on_any_path(app, kapu, client, registere
         "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
     assert changed.status_code == 303
     with app.app_context():
-        desk.add_staff(kapu, username="ugyintezo", role="admin", password=NEW_PASSWORD)
+        desk.add_staff(services, username="ugyintezo", role="admin", password=NEW_PASSWORD)
     assert hasher.calls.count("hash") >= 4 and hasher.calls.count("verify") >= 5
     assert hasher.inside_transaction == []
 
 
-def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, kapu, active, hasher):
+def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, services, active, hasher):
     def change_password_now():
         with app.app_context():
             Account.update(password_hash=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(
@@ -174,13 +174,13 @@ def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, k
     hasher.rehash = True
     hasher.before["verify"] = change_password_now
     with app.test_request_context():
-        accounts.authenticate(kapu, USERNAME, STRONG_PASSWORD)
+        accounts.authenticate(services, USERNAME, STRONG_PASSWORD)
     hasher.rehash = False
     assert log_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
     assert log_in(app.test_client(), password=STRONG_PASSWORD).status_code == 401
 
 
-def test_a_rehash_on_login_keeps_the_password_working(app, kapu, active, hasher):
+def test_a_rehash_on_login_keeps_the_password_working(app, services, active, hasher):
     before = stored_account(app).password_hash
     hasher.rehash = True
     assert log_in(app.test_client()).status_code == 303
@@ -192,7 +192,7 @@ def test_a_rehash_on_login_keeps_the_password_working(app, kapu, active, hasher)
 # --- activation races -------------------------------------------------------------------------------------
 
 
-def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(app, kapu, client, registered,
+def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(app, services, client, registered,
                                                                                mailbox, hasher):
     code = mailbox.last_code()
 
@@ -206,13 +206,13 @@ def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(a
     assert log_in(app.test_client(), password=STRONG_PASSWORD).status_code == 401
 
 
-def test_a_code_superseded_while_the_password_was_hashed_is_refused(app, kapu, client, registered, mailbox,
+def test_a_code_superseded_while_the_password_was_hashed_is_refused(app, services, client, registered, mailbox,
                                                                     hasher):
     from domain import issuing
 
     def desk_issues_a_new_code():
         with app.test_request_context():
-            issuing.issue_code(kapu, stored_account(app), "activation")
+            issuing.issue_code(services, stored_account(app), "activation")
 
     hasher.before["hash"] = desk_issues_a_new_code
     assert post_activation(client, mailbox.last_code()).status_code == 409
@@ -241,9 +241,9 @@ def test_parallel_activations_with_one_code_open_the_account_exactly_once(app, r
 
 
 @pytest.mark.parametrize("max_attempts, counted, void", [(5, 5, True), (20, PARALLEL, False)])
-def test_parallel_wrong_codes_are_each_counted_once(app, kapu, registered, mailbox, hasher, max_attempts,
+def test_parallel_wrong_codes_are_each_counted_once(app, services, registered, mailbox, hasher, max_attempts,
                                                    counted, void):
-    kapu.max_attempts = max_attempts
+    services.max_attempts = max_attempts
     responses = in_parallel(app, lambda i, client, barrier: post_activation(client, "ABCDE-23456",
                                                                             barrier=barrier))
     assert [r.status_code for r in responses] == [400] * PARALLEL
@@ -257,7 +257,7 @@ def test_parallel_wrong_codes_are_each_counted_once(app, kapu, registered, mailb
     assert post_activation(app.test_client(), mailbox.last_code()).status_code == expected
 
 
-def test_logins_in_a_burst_do_not_hold_up_other_writes(app, kapu, registered, hasher):
+def test_logins_in_a_burst_do_not_hold_up_other_writes(app, services, registered, hasher):
     with app.app_context():
         for i in range(PARALLEL - 1):
             Account.create(username=f"polgar{i}", display_username=f"polgar{i}", full_name="Polgár",
@@ -311,11 +311,12 @@ def test_logins_in_a_burst_do_not_hold_up_other_writes(app, kapu, registered, ha
 # --- targeted, conditional updates of security fields ------------------------------------------------------
 
 
-def test_a_password_change_from_a_stale_read_writes_nothing(app, kapu, active, hasher):
+def test_a_password_change_from_a_stale_read_writes_nothing(app, services, active, hasher):
     with app.test_request_context():
         stale = Account.get(Account.username == USERNAME)
-        assert domain.account.change_password(kapu, Account.get(Account.username == USERNAME), NEW_PASSWORD) is not None
-        assert domain.account.change_password(kapu, stale, "harmadik jelszó a sorban, hosszú") is None
+        now = Account.get(Account.username == USERNAME)
+        assert domain.account.change_password(services, now, NEW_PASSWORD) is not None
+        assert domain.account.change_password(services, stale, "harmadik jelszó a sorban, hosszú") is None
     assert stored_account(app).session_version == 3
     assert log_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
 
@@ -327,8 +328,8 @@ def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, ma
     real_check = domain.account.check_password
     attacker_thread = []
 
-    def check_then_wait(kapu, account, password):
-        ok = real_check(kapu, account, password)
+    def check_then_wait(services, account, password):
+        ok = real_check(services, account, password)
         if threading.current_thread() in attacker_thread:
             checked.set()
             assert go.wait(timeout=30)

@@ -55,7 +55,7 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
     assert len(done) == 5
 
     active, pending = 0, 0
-    kapu = app.extensions["kapu"]
+    services = app.extensions["kapu"]
     with app.app_context():
         for username, code in codes.items():
             account = Account.get(Account.username == username)
@@ -65,7 +65,7 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
                 active += 1
             else:
                 assert account.status == "pending" and account.password_hash is None and live is not None
-                assert activation.activate(kapu, username, code, STRONG_PASSWORD) is activation.Outcome.ACTIVATED
+                assert activation.activate(services, username, code, STRONG_PASSWORD) is activation.Outcome.ACTIVATED
                 pending += 1
     print(f"killed after {active} of {ACCOUNTS} activations")
     assert active >= 5 and active + pending == ACCOUNTS

@@ -89,14 +89,14 @@ def citizen(hungarian_site):
     from domain import accounts, activation
     from tests.support.helpers import Mailbox
 
-    kapu = hungarian_site.extensions["kapu"]
+    services = hungarian_site.extensions["kapu"]
     with hungarian_site.test_request_context():
-        accounts.register(kapu, username="kovacs.janos", full_name=FULL_NAME, email="janos@example.hu",
+        accounts.register(services, username="kovacs.janos", full_name=FULL_NAME, email="janos@example.hu",
                           language="hu", channel="online")
     mailbox = Mailbox(hungarian_site)
     link = mailbox.last_link()
     with hungarian_site.test_request_context():
-        activation.activate(kapu, "kovacs.janos", mailbox.last_code(), STRONG_PASSWORD)
+        activation.activate(services, "kovacs.janos", mailbox.last_code(), STRONG_PASSWORD)
     return link
 
 

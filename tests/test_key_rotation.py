@@ -36,11 +36,11 @@ def keyed_app(make_app, smtp):
 
 def register(app, username="kovacs.janos", email="janos@example.hu"):
     """A registration whose mail is still waiting in the outbox; returns (code, link path)."""
-    kapu = app.extensions["kapu"]
+    services = app.extensions["kapu"]
     with app.test_request_context():
-        accounts.register(kapu, username=username, full_name="Kovács János", email=email, language="en",
+        accounts.register(services, username=username, full_name="Kovács János", email=email, language="en",
                           channel="online")
-        text = outbox.unseal(kapu, OutboxMessage.select().order_by(OutboxMessage.id.desc()).first())["text"]
+        text = outbox.unseal(services, OutboxMessage.select().order_by(OutboxMessage.id.desc()).first())["text"]
     code = re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", text).group(1)
     return code, re.search(r"http://kapu\.test(/activate/\S+)", text).group(1)
 

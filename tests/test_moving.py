@@ -32,12 +32,12 @@ def snapshot(app):
 def test_a_sqlite_deployment_moves_to_postgres_and_a_pending_account_activates_there(
     app, make_app, runner, mailbox, target_url
 ):
-    kapu = app.extensions["kapu"]
+    services = app.extensions["kapu"]
     for name in ("anna.kiss", "bela.nagy", "cili.toth"):
         register(app, name)
     pending_code = mailbox.last_code("cili.toth@example.hu")
     with app.app_context():
-        activation.activate(kapu, "anna.kiss", mailbox.last_code("anna.kiss@example.hu"), STRONG_PASSWORD)
+        activation.activate(services, "anna.kiss", mailbox.last_code("anna.kiss@example.hu"), STRONG_PASSWORD)
         notices.add(title="Karbantartás", body="Szombaton", service="", still_works="", contact="",
                     severity="info", detected_at=None, until=None, actor="cli")
     before = snapshot(app)

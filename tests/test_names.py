@@ -105,9 +105,9 @@ def links_in_text(text):
     (PHISHING, "kapu-gov-hu.example"),  # stored before the rules existed
     ("Kiss <a href='https://evil.example'>kattintson</a>", "kiss.anna"),
 ])
-def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, kapu, mailbox, full_name, username):
+def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, services, mailbox, full_name, username):
     with app.test_request_context():
-        accounts.register(kapu, username=username, full_name=full_name, email="victim@example.hu",
+        accounts.register(services, username=username, full_name=full_name, email="victim@example.hu",
                           language="hu", channel="office")
     message, text = mailbox.messages("victim@example.hu")[0]
     assert [link for link in links_in_text(text) if not link.startswith("http://kapu.test/")] == []
@@ -116,15 +116,15 @@ def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, kapu, mailb
     with app.app_context():
         from domain import outbox
 
-        html = outbox.unseal(kapu, OutboxMessage.get(OutboxMessage.id == message.id))["html"]
+        html = outbox.unseal(services, OutboxMessage.get(OutboxMessage.id == message.id))["html"]
     hrefs = re.findall(r'href="([^"]*)"', html)
     assert hrefs and all(href.startswith("http://kapu.test/") for href in hrefs)
     assert "evil.example" not in html and "kapu-gov-hu" not in html
 
 
-def test_mail_keeps_ordinary_names_and_usernames(app, kapu, mailbox):
+def test_mail_keeps_ordinary_names_and_usernames(app, services, mailbox):
     with app.test_request_context():
-        accounts.register(kapu, username="kovacs.janos", full_name="Dr. Kovács J. János",
+        accounts.register(services, username="kovacs.janos", full_name="Dr. Kovács J. János",
                           email="janos@example.hu", language="en", channel="office")
     text = mailbox.last_text("janos@example.hu")
     assert "Dear Dr. Kovács J. János," in text.splitlines() and "(kovacs.janos)" in text

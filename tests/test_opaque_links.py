@@ -99,10 +99,10 @@ def test_after_activation_the_link_is_dead_and_the_form_forgets_the_code(client,
     assert "already been used" in dead.get_data(as_text=True)
 
 
-def test_a_superseded_code_is_no_longer_filled_in(app, kapu, client, registered, mailbox):
+def test_a_superseded_code_is_no_longer_filled_in(app, services, client, registered, mailbox):
     client.get(mailbox.last_link())
     with app.test_request_context():
-        issuing.issue_code(kapu, Account.get(Account.username == "kovacs.janos"), "reset")
+        issuing.issue_code(services, Account.get(Account.username == "kovacs.janos"), "reset")
     assert code_value(client.get("/activate").get_data(as_text=True)) == ""
 
 
@@ -148,21 +148,21 @@ def test_a_sealed_code_opens_only_for_its_own_row_and_purpose():
 # ------------------------------------------------------------------- per-row salt and erased mail bodies
 
 
-def test_code_hashes_are_salted_per_row(app, kapu, registered, mailbox):
+def test_code_hashes_are_salted_per_row(app, services, registered, mailbox):
     with app.app_context():
         row = OneTimeCode.get()
     assert row.code_salt and len(row.code_salt) == 32
     code = codes.normalise(mailbox.last_code())
-    assert row.code_hash == codes.keyed_hash(kapu.code_key, code, row.code_salt)
-    assert row.code_hash != codes.keyed_hash(kapu.code_key, code)
-    assert codes.keyed_hash(kapu.code_key, code, codes.new_salt()) != codes.keyed_hash(kapu.code_key, code,
+    assert row.code_hash == codes.keyed_hash(services.code_key, code, row.code_salt)
+    assert row.code_hash != codes.keyed_hash(services.code_key, code)
+    assert codes.keyed_hash(services.code_key, code, codes.new_salt()) != codes.keyed_hash(services.code_key, code,
                                                                                         codes.new_salt())
 
 
-def test_a_code_stored_before_salts_still_activates(app, kapu, registered, mailbox, activate):
+def test_a_code_stored_before_salts_still_activates(app, services, registered, mailbox, activate):
     code = codes.normalise(mailbox.last_code())
     with app.app_context():  # the row as the earlier code wrote it: unsalted hash, no salt
-        OneTimeCode.update(code_hash=codes.keyed_hash(kapu.code_key, code), code_salt=None).execute()
+        OneTimeCode.update(code_hash=codes.keyed_hash(services.code_key, code), code_salt=None).execute()
     assert activate("ABCDE-23456").status_code == 400
     assert activate(mailbox.last_code()).status_code == 200
 

@@ -101,12 +101,12 @@ def test_backup_says_to_keep_the_key_from_the_environment(runner, tmp_path):
     assert "KAPU_SECRET_KEY is set in the environment" in result.output
 
 
-def old_and_new_rows(app, kapu, frozen_clock):
+def old_and_new_rows(app, services, frozen_clock):
     """Rows made 400 days ago (expired, used, abandoned) and rows made today."""
     with app.test_request_context():
-        accounts.register(kapu, username="abandoned", full_name="Régi Polgár", email="old@example.hu",
+        accounts.register(services, username="abandoned", full_name="Régi Polgár", email="old@example.hu",
                           language="en", channel="online")
-        activated = accounts.register(kapu, username="activated", full_name="Aktív Polgár",
+        activated = accounts.register(services, username="activated", full_name="Aktív Polgár",
                                       email="active@example.hu", language="en", channel="online").account
         Account.update(status="active").where(Account.id == activated.id).execute()
         OneTimeCode.update(used_at=clock.now()).where(OneTimeCode.account == activated).execute()
@@ -114,12 +114,12 @@ def old_and_new_rows(app, kapu, frozen_clock):
         Hit.create(key="login:x", at=clock.now())
     frozen_clock.advance(days=400)
     with app.test_request_context():
-        accounts.register(kapu, username="recent", full_name="Új Polgár", email="new@example.hu",
+        accounts.register(services, username="recent", full_name="Új Polgár", email="new@example.hu",
                           language="en", channel="online")
 
 
-def test_purge_deletes_by_the_retention_settings(app, kapu, runner, frozen_clock):
-    old_and_new_rows(app, kapu, frozen_clock)
+def test_purge_deletes_by_the_retention_settings(app, services, runner, frozen_clock):
+    old_and_new_rows(app, services, frozen_clock)
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
     assert "2 used or expired codes" in result.output and "1 never-activated accounts" in result.output
@@ -136,18 +136,18 @@ def test_purge_deletes_by_the_retention_settings(app, kapu, runner, frozen_clock
 
 def test_a_short_setting_keeps_less(make_app, frozen_clock):
     app = make_app(KAPU_RETAIN_AUDIT_DAYS="1", KAPU_RETAIN_PENDING_DAYS="400")
-    kapu = app.extensions["kapu"]
+    services = app.extensions["kapu"]
     register(app)
     frozen_clock.advance(days=30)
     with app.app_context():
         counts = retention.purge(retention.Retention.from_config(app.config))
         assert counts["never-activated accounts"] == 0 and counts["audit events"] == 2
         assert Account.select().count() == 1
-    assert kapu
+    assert services
 
 
-def test_the_delivery_loop_purges_once_a_day_for_the_whole_deployment(app, make_app, kapu, frozen_clock):
-    old_and_new_rows(app, kapu, frozen_clock)
+def test_the_delivery_loop_purges_once_a_day_for_the_whole_deployment(app, make_app, services, frozen_clock):
+    old_and_new_rows(app, services, frozen_clock)
     with app.app_context():
         upkeep.tick(app)
         assert Account.select().count() == 2

@@ -38,22 +38,22 @@ def in_parallel(app, work, count=PARALLEL):
     return results
 
 
-def test_one_code_activates_once_however_many_try_it_at_once(app, kapu, registered, mailbox):
+def test_one_code_activates_once_however_many_try_it_at_once(app, services, registered, mailbox):
     code = mailbox.last_code()
-    outcomes = in_parallel(app, lambda _: activation.activate(kapu, "kovacs.janos", code, STRONG_PASSWORD))
+    outcomes = in_parallel(app, lambda _: activation.activate(services, "kovacs.janos", code, STRONG_PASSWORD))
     assert outcomes.count(activation.Outcome.ACTIVATED) == 1
     assert set(outcomes) - {activation.Outcome.ACTIVATED} <= {activation.Outcome.USED}
 
 
-def test_parallel_wrong_codes_are_all_counted_and_void_the_code(app, kapu, registered, mailbox):
+def test_parallel_wrong_codes_are_all_counted_and_void_the_code(app, services, registered, mailbox):
     code = mailbox.last_code()
     wrong = "ABCDE-23456" if code != "ABCDE-23456" else "ABCDE-23457"
-    outcomes = in_parallel(app, lambda _: activation.activate(kapu, "kovacs.janos", wrong, STRONG_PASSWORD))
+    outcomes = in_parallel(app, lambda _: activation.activate(services, "kovacs.janos", wrong, STRONG_PASSWORD))
     assert set(outcomes) == {activation.Outcome.INVALID}
     with app.app_context():
         row = OneTimeCode.get(OneTimeCode.account == registered.account)
-        assert row.voided_at is not None and row.failed_attempts >= kapu.max_attempts
-        assert activation.activate(kapu, "kovacs.janos", code, STRONG_PASSWORD) is activation.Outcome.LOCKED
+        assert row.voided_at is not None and row.failed_attempts >= services.max_attempts
+        assert activation.activate(services, "kovacs.janos", code, STRONG_PASSWORD) is activation.Outcome.LOCKED
 
 
 def test_the_hourly_code_limit_lets_exactly_three_through_at_once(app, registered, mailbox):
@@ -75,10 +75,10 @@ def test_the_hourly_code_limit_lets_exactly_three_through_at_once(app, registere
 
 
 @pytest.fixture
-def eight_mails(app, kapu):
+def eight_mails(app, services):
     with app.app_context():
         for i in range(PARALLEL):
-            outbox.enqueue(kapu, "activation_code", f"c{i}@example.hu", "Code", "text", "", domain="kapu.test")
+            outbox.enqueue(services, "activation_code", f"c{i}@example.hu", "Code", "text", "", domain="kapu.test")
 
 
 def test_parallel_outbox_claims_take_different_mails(app, eight_mails):

@@ -72,11 +72,11 @@ def test_match_and_misses_take_the_same_time(tmp_path):
 class WorkLog:
     """What one forgotten-password request does: mails composed, bodies sealed, HMACs, SQL statements."""
 
-    def __init__(self, monkeypatch, kapu):
+    def __init__(self, monkeypatch, services):
         self.events = []
-        compose, encrypt = kapu.compose, kapu.sealer.encrypt
-        monkeypatch.setattr(kapu, "compose", lambda *a, **k: self._note("compose", compose(*a, **k)))
-        monkeypatch.setattr(kapu.sealer, "encrypt", lambda data: self._note("seal", encrypt(data)))
+        compose, encrypt = services.compose, services.sealer.encrypt
+        monkeypatch.setattr(services, "compose", lambda *a, **k: self._note("compose", compose(*a, **k)))
+        monkeypatch.setattr(services.sealer, "encrypt", lambda data: self._note("seal", encrypt(data)))
         from domain import codes
 
         keyed_hash = codes.keyed_hash
@@ -112,15 +112,15 @@ def kapu_database():
 
 @pytest.mark.parametrize("username, email", [("nobody.here", "janos@example.hu"),
                                              ("kovacs.janos", "someone.else@example.hu")])
-def test_a_miss_does_the_same_work_as_a_match(app, kapu, registered, monkeypatch, username, email):
+def test_a_miss_does_the_same_work_as_a_match(app, services, registered, monkeypatch, username, email):
     """The same compose, seal, HMAC and SQL work, in the same order (the miss's writes are rolled back)."""
     from domain import recovery
 
     with app.test_request_context():
-        log = WorkLog(monkeypatch, kapu)
-        assert recovery.request_new_code(kapu, "kovacs.janos", "janos@example.hu", "hu") is True
+        log = WorkLog(monkeypatch, services)
+        assert recovery.request_new_code(services, "kovacs.janos", "janos@example.hu", "hu") is True
         match = log.take()
-        assert recovery.request_new_code(kapu, username, email, "hu") is False
+        assert recovery.request_new_code(services, username, email, "hu") is False
         miss = log.take()
     assert match.count("compose") == miss.count("compose") == 1
     assert match.count("seal") == miss.count("seal") >= 1
@@ -153,12 +153,12 @@ def test_the_per_account_limit_counts_unknown_names_too(forgot):
     assert forgot(username="nobody.here").status_code == 429
 
 
-def test_a_staff_username_answers_like_any_miss_and_gets_no_code(app, kapu, forgot):
+def test_a_staff_username_answers_like_any_miss_and_gets_no_code(app, services, forgot):
     """Staff have no identification e-mail: no 500, no hint that the name is staff, never a code."""
     from domain import desk
 
     with app.app_context():
-        desk.add_staff(kapu, username="ugyintezo.anna", role="admin", password="irodai asztal mögött ül")
+        desk.add_staff(services, username="ugyintezo.anna", role="admin", password="irodai asztal mögött ül")
         clerk = Account.get(Account.username == "ugyintezo.anna")
     miss = forgot(username="nobody.here", email="anna@example.hu")
     staff_answer = forgot(username="ugyintezo.anna", email="anna@example.hu")

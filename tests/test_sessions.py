@@ -119,11 +119,11 @@ def test_a_password_change_ends_every_other_session_and_renews_this_one(app, cli
     assert session_rows(app) == 1
 
 
-def test_a_password_reset_ends_every_session(app, kapu, client, logged_in, mailbox, auth):
+def test_a_password_reset_ends_every_session(app, services, client, logged_in, mailbox, auth):
     phone = app.test_client()
     assert auth.login(client=phone).status_code == 303
     with app.test_request_context():
-        issuing.issue_code(kapu, Account.get(Account.username == "kovacs.janos"), "reset")
+        issuing.issue_code(services, Account.get(Account.username == "kovacs.janos"), "reset")
     reset = auth.activate(password=NEW_PASSWORD, client=app.test_client())
     assert reset.status_code == 200
     assert client.get("/account").status_code == 303
@@ -131,14 +131,14 @@ def test_a_password_reset_ends_every_session(app, kapu, client, logged_in, mailb
     assert session_rows(app) == 0
 
 
-def test_a_login_that_raced_a_password_change_gets_no_lasting_session(app, kapu, client, active):
+def test_a_login_that_raced_a_password_change_gets_no_lasting_session(app, services, client, active):
     """A login verified against the old password, then the password changed before its session began."""
     from domain import accounts, sessions
     from domain.account import change_password
 
     with app.test_request_context():
-        account = accounts.authenticate(kapu, "kovacs.janos", STRONG_PASSWORD)
-        assert change_password(kapu, Account.get_by_id(account.id), NEW_PASSWORD) is not None
+        account = accounts.authenticate(services, "kovacs.janos", STRONG_PASSWORD)
+        assert change_password(services, Account.get_by_id(account.id), NEW_PASSWORD) is not None
         token = sessions.start(account)
         assert sessions.resume(token) is None
 

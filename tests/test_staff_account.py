@@ -53,9 +53,9 @@ def test_a_clerk_cannot_attach_an_address_and_then_recover(app, clerk):
         assert OneTimeCode.select().count() == 0
 
 
-def test_codes_are_never_issued_to_staff(app, kapu):
+def test_codes_are_never_issued_to_staff(app, services):
     from domain import issuing
 
     add_staff(app, "admin.bela", "admin")
     with app.test_request_context(), pytest.raises(issuing.NoCodesForStaff):
-        issuing.issue_code(kapu, Account.get(Account.username == "admin.bela"), "reset")
+        issuing.issue_code(services, Account.get(Account.username == "admin.bela"), "reset")

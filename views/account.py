@@ -9,7 +9,7 @@ from domain import account, audit, limits
 from forms.account import EmailChangeForm, PasswordChangeForm
 from views.activation import check_one
 from views.auth import end_session
-from views.common import client_address, kapu, limited_checks, limited_per_client, login_required, too_many
+from views.common import client_address, limited_checks, limited_per_client, login_required, services, too_many
 
 bp = Blueprint("account", __name__)
 
@@ -58,10 +58,10 @@ def _refuse_unless_current_password(form, field, form_name):
 
     A wrong one counts like a failed login and shares its back-off, so it cannot be guessed here either.
     """
-    held = limits.hold_backoff(kapu().limits.login_failures, g.account.username)
+    held = limits.hold_backoff(services().limits.login_failures, g.account.username)
     if held.wait:
         return too_many(held.wait, request.endpoint)
-    if account.check_password(kapu(), g.account, form[field].data):
+    if account.check_password(services(), g.account, form[field].data):
         limits.give_back(held)
         return None
     audit.record(request.endpoint, "wrong_password", account=g.account, client=client_address())
@@ -81,12 +81,12 @@ def change_email():
     if refusal:
         return refusal
     # Each request mails two addresses: capped per account and per client like every other mail.
-    wait = limits.take(kapu().limits.email_changes_per_account, g.account.username) or limits.take(
-        kapu().limits.client_mails, client_address()
+    wait = limits.take(services().limits.email_changes_per_account, g.account.username) or limits.take(
+        services().limits.client_mails, client_address()
     )
     if wait:
         return too_many(wait, "email_change")
-    if not account.request_email_change(kapu(), g.account, form.email.data, client=client_address()):
+    if not account.request_email_change(services(), g.account, form.email.data, client=client_address()):
         return _session_ended()
     return _done(email_sent_to=form.email.data)
 
@@ -102,7 +102,7 @@ def change_password():
     refusal = _refuse_unless_current_password(form, "current_password", "password_form")
     if refusal:
         return refusal
-    changed = account.change_password(kapu(), g.account, form.password.data, client=client_address(),
+    changed = account.change_password(services(), g.account, form.password.data, client=client_address(),
                                       session_token=session.get("sid"))
     if changed is None:
         return _session_ended()
@@ -133,7 +133,7 @@ def check_field(field):
 @bp.get("/account/email/confirm/<token>")
 def show_email_confirmation(token):
     """A GET only shows the button (mail scanners open links); the POST applies the change."""
-    link = account.inspect_email_link(kapu(), token)
+    link = account.inspect_email_link(services(), token)
     status = LINK_STATUS.get(link.status, 200)
     return render_template("email_confirm.html", link=link, token=token), status
 
@@ -141,7 +141,7 @@ def show_email_confirmation(token):
 @bp.post("/account/email/confirm/<token>")
 @limited_per_client
 def confirm_email(token):
-    link = account.confirm_email_change(kapu(), token, client=client_address())
+    link = account.confirm_email_change(services(), token, client=client_address())
     if link.status != "valid":
         return render_template("email_confirm.html", link=link, token=token), LINK_STATUS[link.status]
     return redirect(url_for("account.email_confirmed"), code=303)
@@ -155,14 +155,14 @@ def email_confirmed():
 @bp.get("/account/email/cancel/<token>")
 def show_email_cancel(token):
     """From the notice to the old address. A GET only shows the button; the POST cancels."""
-    link = account.inspect_cancel_link(kapu(), token)
+    link = account.inspect_cancel_link(services(), token)
     return _cancel_page(link, token)
 
 
 @bp.post("/account/email/cancel/<token>")
 @limited_per_client
 def cancel_email_change(token):
-    link = account.cancel_email_change(kapu(), token, client=client_address())
+    link = account.cancel_email_change(services(), token, client=client_address())
     return _cancel_page(link, token, cancelled=link.status == "valid")
 
 

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, redirect, render_template, session, url_for
 
 from domain import activation, issuing, limits
 from forms.activation import ActivationForm
-from views.common import client_address, client_subject, kapu, limited_checks, limited_per_client, too_many
+from views.common import client_address, client_subject, limited_checks, limited_per_client, services, too_many
 
 bp = Blueprint("activation", __name__)
 
@@ -24,7 +24,7 @@ LINK_IN_SESSION = "activation_link"
 def show_form():
     """The form; after an e-mail link, with its code filled in for as long as that code is live."""
     token = session.get(LINK_IN_SESSION)
-    state = issuing.inspect_link(kapu(), token) if isinstance(token, str) else None
+    state = issuing.inspect_link(services(), token) if isinstance(token, str) else None
     if state is None or state.status != "valid":
         session.pop(LINK_IN_SESSION, None)
         return render_template("activate.html", form=ActivationForm(formdata=None))
@@ -36,7 +36,7 @@ def show_form():
 def open_link(token):
     """Answer the e-mail link with a redirect to the clean /activate, so the token leaves the address bar
     and history. Reading only: mail scanners may open it any number of times."""
-    state = issuing.open_link(kapu(), token, client=client_address())
+    state = issuing.open_link(services(), token, client=client_address())
     if state.status != "valid":
         form = ActivationForm(formdata=None)
         return render_template("activate.html", form=form, link_problem=state.status), LINK_STATUS[state.status]
@@ -52,11 +52,11 @@ def submit():
         return _refill(form), 422
     # Wrong codes are also counted per client address, so one client cannot spray many usernames.
     # The try is counted before the code is checked (so parallel tries cannot all pass) and given back unless wrong.
-    held = limits.hold(kapu().limits.client_wrong_codes, client_subject())
+    held = limits.hold(services().limits.client_wrong_codes, client_subject())
     if held.wait:
         return too_many(held.wait, "activation")
     outcome = activation.activate(
-        kapu(), form.username.data, form.code.data, form.password.data, client=client_address()
+        services(), form.username.data, form.code.data, form.password.data, client=client_address()
     )
     if outcome is not activation.Outcome.INVALID:
         limits.give_back(held)

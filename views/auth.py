@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from domain import accounts, limits, sessions
 from domain.accounts import normalise_username
 from forms.auth import LoginForm
-from views.common import client_address, kapu, limited_per_client, too_many
+from views.common import client_address, limited_per_client, services, too_many
 
 bp = Blueprint("auth", __name__)
 
@@ -52,11 +52,11 @@ def login():
     if not form.validate():
         return render_template("login.html", form=form), 422
     # Failures are counted per typed username, existing or not: the back-off reveals nothing.
-    username, failures = normalise_username(form.username.data), kapu().limits.login_failures
+    username, failures = normalise_username(form.username.data), services().limits.login_failures
     held = limits.hold_backoff(failures, username)  # counted as a failure until the password proves right
     if held.wait:
         return too_many(held.wait, "login")
-    account = accounts.authenticate(kapu(), form.username.data, form.password.data, client=client_address())
+    account = accounts.authenticate(services(), form.username.data, form.password.data, client=client_address())
     if account is None:
         form.password.data = ""
         error = _("The username or the password is wrong, or the account is not activated yet.")

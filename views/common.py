@@ -15,7 +15,7 @@ from domain import audit, limits, notices
 NOTICES_FRESH_SECONDS = 2.0
 
 
-def kapu():
+def services():
     return current_app.extensions["kapu"]
 
 
@@ -72,7 +72,7 @@ def limited_per_client(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        wait = limits.take(kapu().limits.client_posts, client_subject())
+        wait = limits.take(services().limits.client_posts, client_subject())
         if wait:
             return too_many(wait, request.endpoint or "post")
         return view(*args, **kwargs)
@@ -85,7 +85,7 @@ def limited_checks(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        wait = limits.take(kapu().limits.client_checks, client_subject())
+        wait = limits.take(services().limits.client_checks, client_subject())
         if wait:
             account = getattr(g, "account", None)
             audit.record(request.endpoint or "check", "rate_limited", account=account, client=client_address())

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from domain import accounts, desk, limits
 from forms.desk import DeskRegistrationForm, ReasonForm
 from models import Account
-from views.common import client_address, client_subject, kapu, limited_per_client, too_many
+from views.common import client_address, client_subject, limited_per_client, services, too_many
 
 bp = Blueprint("desk", __name__)
 
@@ -55,8 +55,8 @@ def register_citizen():
     if not form.validate():
         return _desk(form, 422)
     result = accounts.register(
-        kapu(), username=form.username.data, full_name=form.full_name.data, email=form.email.data,
-        language=kapu().default_language, channel="office", office=g.account.office,
+        services(), username=form.username.data, full_name=form.full_name.data, email=form.email.data,
+        language=services().default_language, channel="office", office=g.account.office,
         client=client_address(), actor=g.account.username,
     )
     if result.taken:
@@ -74,7 +74,7 @@ def check_field(field):
         abort(404)
     bound = form[field]
     if bound.data and bound.validate(form) and field == "username":
-        wait = limits.take(kapu().limits.client_posts, client_subject())
+        wait = limits.take(services().limits.client_posts, client_subject())
         if wait:
             return too_many(wait, "username_check")
         if not desk.username_available(g.account, bound.data, client=client_address()):
@@ -97,10 +97,10 @@ def reissue(account_id):
     form = ReasonForm()
     if not form.validate():
         return _desk(status=422, desk_error=_("Give a reason for the new code."))
-    wait = limits.take(kapu().limits.codes_per_account, account.username)
+    wait = limits.take(services().limits.codes_per_account, account.username)
     if wait:
         return too_many(wait, "desk_reissue")
-    desk.reissue(kapu(), g.account, account, form.reason.data, client=client_address())
+    desk.reissue(services(), g.account, account, form.reason.data, client=client_address())
     return _desk(desk_message=_("A new code was sent to %(email)s; earlier codes no longer work.",
                                 email=account.email))
 

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from domain import outbox
 from models import OutboxMessage
 from proxies import has_forwarding_headers
-from views.common import client_address, kapu
+from views.common import client_address, services
 
 bp = Blueprint("devmail", __name__)
 
@@ -40,5 +40,5 @@ def _is_local(address):
 @bp.get("/dev/mailbox")
 def mailbox():
     messages = OutboxMessage.select().order_by(OutboxMessage.id.desc()).limit(50)
-    shown = [(m, outbox.unseal(kapu(), m)) for m in messages]
+    shown = [(m, outbox.unseal(services(), m)) for m in messages]
     return render_template("mailbox.html", messages=shown)

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from domain import accounts, limits
 from forms.registration import RegistrationForm
 from views.activation import check_one
-from views.common import client_address, client_subject, kapu, limited_checks, limited_per_client, too_many
+from views.common import client_address, client_subject, limited_checks, limited_per_client, services, too_many
 
 bp = Blueprint("registration", __name__)
 
@@ -22,12 +22,12 @@ def submit():
     form = RegistrationForm()
     if not form.validate():
         return render_template("register.html", form=form), 422
-    wait = limits.take(kapu().limits.client_mails, client_subject())
+    wait = limits.take(services().limits.client_mails, client_subject())
     if wait:
         return too_many(wait, "registration")
     language = str(get_locale())
     result = accounts.register(
-        kapu(),
+        services(),
         username=form.username.data,
         full_name=form.full_name.data,
         email=form.email.data,
@@ -36,7 +36,7 @@ def submit():
         client=client_address(),
     )
     if result.taken:
-        accounts.tell_username_taken(kapu(), email=form.email.data, language=language, client=client_address())
+        accounts.tell_username_taken(services(), email=form.email.data, language=language, client=client_address())
     # The same answer either way: the page never tells whether a username exists.
     return render_template("registered.html", email=form.email.data)
 

@@ -277,10 +277,10 @@ def register(live_app, live_mailbox):
         suffix = uuid.uuid4().hex[:8]
         username = f"{prefix}.{suffix}"
         email = f"{username}@example.hu"
-        kapu = live_app.extensions["kapu"]
+        services = live_app.extensions["kapu"]
         with live_app.test_request_context():
             result = accounts.register(
-                kapu, username=username, full_name="Teszt Polgár", email=email, language="hu", channel="office"
+                services, username=username, full_name="Teszt Polgár", email=email, language="hu", channel="office"
             )
         assert not result.taken
         return Registration(

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def checks_used_up(live_app):
     """This browser's address (127.0.0.1) has used every live check of the current minute."""
-    kapu = live_app.extensions["kapu"]
-    limit = kapu.limits.client_checks
+    services = live_app.extensions["kapu"]
+    limit = services.limits.client_checks
     with live_app.app_context():
         Hit.insert_many([{"key": limits.key(limit, "127.0.0.1"), "at": clock.now()}] * limit.max_count).execute()
     yield

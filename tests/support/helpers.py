@@ -106,8 +106,8 @@ class Mailbox:
             query = OutboxMessage.select().order_by(OutboxMessage.id)
             if recipient:
                 query = query.where(OutboxMessage.recipient == recipient)
-            kapu = self.app.extensions["kapu"]
-            return [(m, outbox.unseal(kapu, m)["text"]) for m in query]
+            services = self.app.extensions["kapu"]
+            return [(m, outbox.unseal(services, m)["text"]) for m in query]
 
     def last_text(self, recipient=None):
         return self.messages(recipient)[-1][1]
