@@ -116,11 +116,6 @@ def _verifies(stored, password):
         return False
 
 
-def log_in(client, username=USERNAME, password=STRONG_PASSWORD):
-    return client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": username,
-                                       "password": password})
-
-
 def stored_account(app, username=USERNAME):
     with app.app_context():
         return Account.get(Account.username == username)
@@ -145,12 +140,12 @@ def active(client, registered, mailbox, hasher):
 # --- argon2 outside every transaction -------------------------------------------------------------------
 
 
-def test_no_argon2_inside_a_transaction_on_any_path(app, services, client, registered, mailbox, hasher):
+def test_no_argon2_inside_a_transaction_on_any_path(app, services, client, registered, mailbox, hasher, auth):
     assert post_activation(client, mailbox.last_code()).status_code == 200
-    assert log_in(app.test_client(), password="wrong password, long enough").status_code == 401
-    assert log_in(app.test_client(), username="nobody.at.all").status_code == 401
+    assert auth.login(password="wrong password, long enough", client=app.test_client()).status_code == 401
+    assert auth.login(username="nobody.at.all", client=app.test_client()).status_code == 401
     hasher.rehash = True
-    assert log_in(client).status_code == 303
+    assert auth.login().status_code == 303
     hasher.rehash = False
     email = client.post("/account/email", data={"csrf_token": csrf_token(client, "/account"),
                                                 "email": "new@example.hu", "password": STRONG_PASSWORD})
@@ -165,7 +160,7 @@ def test_no_argon2_inside_a_transaction_on_any_path(app, services, client, regis
     assert hasher.inside_transaction == []
 
 
-def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, services, active, hasher):
+def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, services, active, hasher, auth):
     def change_password_now():
         with app.app_context():
             Account.update(password_hash=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(
@@ -176,24 +171,24 @@ def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, s
     with app.test_request_context():
         accounts.authenticate(services, USERNAME, STRONG_PASSWORD)
     hasher.rehash = False
-    assert log_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
-    assert log_in(app.test_client(), password=STRONG_PASSWORD).status_code == 401
+    assert auth.login(password=NEW_PASSWORD, client=app.test_client()).status_code == 303
+    assert auth.login(password=STRONG_PASSWORD, client=app.test_client()).status_code == 401
 
 
-def test_a_rehash_on_login_keeps_the_password_working(app, services, active, hasher):
+def test_a_rehash_on_login_keeps_the_password_working(app, services, active, hasher, auth):
     before = stored_account(app).password_hash
     hasher.rehash = True
-    assert log_in(app.test_client()).status_code == 303
+    assert auth.login(client=app.test_client()).status_code == 303
     hasher.rehash = False
     assert stored_account(app).password_hash != before
-    assert log_in(app.test_client()).status_code == 303
+    assert auth.login(client=app.test_client()).status_code == 303
 
 
 # --- activation races -------------------------------------------------------------------------------------
 
 
 def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(app, services, client, registered,
-                                                                               mailbox, hasher):
+                                                                               mailbox, hasher, auth):
     code = mailbox.last_code()
 
     def someone_else_activates_first():
@@ -202,8 +197,8 @@ def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(a
     hasher.before["hash"] = someone_else_activates_first
     response = post_activation(client, code)
     assert response.status_code == 409 and "already been used" in response.get_data(as_text=True)
-    assert log_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
-    assert log_in(app.test_client(), password=STRONG_PASSWORD).status_code == 401
+    assert auth.login(password=NEW_PASSWORD, client=app.test_client()).status_code == 303
+    assert auth.login(password=STRONG_PASSWORD, client=app.test_client()).status_code == 401
 
 
 def test_a_code_superseded_while_the_password_was_hashed_is_refused(app, services, client, registered, mailbox,
@@ -220,7 +215,7 @@ def test_a_code_superseded_while_the_password_was_hashed_is_refused(app, service
     assert post_activation(client, mailbox.last_code()).status_code == 200
 
 
-def test_parallel_activations_with_one_code_open_the_account_exactly_once(app, registered, mailbox, hasher):
+def test_parallel_activations_with_one_code_open_the_account_exactly_once(app, registered, mailbox, hasher, auth):
     code = mailbox.last_code()
     passwords = [f"{STRONG_PASSWORD} {i} alma" for i in range(PARALLEL)]
     hasher.delay = 0.05  # every request is hashing when the first one writes
@@ -231,7 +226,7 @@ def test_parallel_activations_with_one_code_open_the_account_exactly_once(app, r
     assert statuses == [200] + [409] * (PARALLEL - 1), statuses
     hasher.delay = 0.0
     winner = next(i for i, r in enumerate(responses) if r.status_code == 200)
-    assert log_in(app.test_client(), password=passwords[winner]).status_code == 303
+    assert auth.login(password=passwords[winner], client=app.test_client()).status_code == 303
     stored = stored_account(app).password_hash
     assert [PasswordHasher().verify(stored, p) if i == winner else not _verifies(stored, p)
             for i, p in enumerate(passwords)] == [True] * PARALLEL
@@ -311,19 +306,19 @@ def test_logins_in_a_burst_do_not_hold_up_other_writes(app, services, registered
 # --- targeted, conditional updates of security fields ------------------------------------------------------
 
 
-def test_a_password_change_from_a_stale_read_writes_nothing(app, services, active, hasher):
+def test_a_password_change_from_a_stale_read_writes_nothing(app, services, active, hasher, auth):
     with app.test_request_context():
         stale = Account.get(Account.username == USERNAME)
         now = Account.get(Account.username == USERNAME)
         assert domain.account.change_password(services, now, NEW_PASSWORD) is not None
         assert domain.account.change_password(services, stale, "harmadik jelszó a sorban, hosszú") is None
     assert stored_account(app).session_version == 3
-    assert log_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
+    assert auth.login(password=NEW_PASSWORD, client=app.test_client()).status_code == 303
 
 
-def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, mailbox, monkeypatch):
+def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, mailbox, monkeypatch, auth):
     attacker, owner = app.test_client(), app.test_client()
-    assert log_in(attacker).status_code == 303 and log_in(owner).status_code == 303
+    assert auth.login(client=attacker).status_code == 303 and auth.login(client=owner).status_code == 303
     checked, go = threading.Event(), threading.Event()
     real_check = domain.account.check_password
     attacker_thread = []
@@ -357,8 +352,8 @@ def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, ma
     assert result[0].status_code == 409
     after = stored_account(app)
     assert after.session_version == 3 and after.email_change_nonce is None
-    assert log_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
-    assert log_in(app.test_client(), password=STRONG_PASSWORD).status_code == 401
+    assert auth.login(password=NEW_PASSWORD, client=app.test_client()).status_code == 303
+    assert auth.login(password=STRONG_PASSWORD, client=app.test_client()).status_code == 401
     assert attacker.get("/account").status_code == 303
     assert owner.get("/account").status_code == 200
     assert mailbox.messages("attacker@example.org") == []

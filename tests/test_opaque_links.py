@@ -3,13 +3,11 @@
 import base64
 import re
 
-import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from domain import codes, issuing
 from domain.links import CodeLinks
 from models import Account, AuditEvent, OneTimeCode, OutboxMessage
-from tests.support.helpers import STRONG_PASSWORD
 
 SECRET = "test-secret-key-that-is-long-enough"  # KAPU_SECRET_KEY in tests/conftest.py
 
@@ -34,15 +32,6 @@ def state(app):
         return ([a.__data__ for a in Account.select().order_by(Account.id)],
                 [c.__data__ for c in OneTimeCode.select().order_by(OneTimeCode.id)],
                 [m.__data__ for m in OutboxMessage.select().order_by(OutboxMessage.id)])
-
-
-@pytest.fixture
-def activate(client, csrf):
-    def post(code, username="kovacs.janos"):
-        return client.post("/activate", data={"csrf_token": csrf(), "username": username, "code": code,
-                                              "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
-
-    return post
 
 
 def test_the_code_is_not_readable_in_the_link(registered, mailbox):
@@ -76,7 +65,7 @@ def test_without_a_link_the_form_is_empty(client, registered, mailbox):
     assert code_value(client.get("/activate").get_data(as_text=True)) == ""  # the code lives in one session
 
 
-def test_get_and_head_change_nothing_then_activation_works(app, client, registered, mailbox, activate):
+def test_get_and_head_change_nothing_then_activation_works(app, client, registered, mailbox, auth):
     before = state(app)
     link = mailbox.last_link()
     for _ in range(2):
@@ -86,13 +75,13 @@ def test_get_and_head_change_nothing_then_activation_works(app, client, register
     assert state(app) == before
     with app.app_context():
         assert AuditEvent.select().where(AuditEvent.kind == "link_opened").count() == 6
-    assert activate(mailbox.last_code()).status_code == 200
+    assert auth.activate(mailbox.last_code()).status_code == 200
 
 
-def test_after_activation_the_link_is_dead_and_the_form_forgets_the_code(client, registered, mailbox, activate):
+def test_after_activation_the_link_is_dead_and_the_form_forgets_the_code(client, registered, mailbox, auth):
     link = mailbox.last_link()
     client.get(link)
-    assert activate(code_value(client.get("/activate").get_data(as_text=True))).status_code == 200
+    assert auth.activate(code_value(client.get("/activate").get_data(as_text=True))).status_code == 200
     assert code_value(client.get("/activate").get_data(as_text=True)) == ""
     dead = client.get(link)
     assert dead.status_code == 409
@@ -159,12 +148,12 @@ def test_code_hashes_are_salted_per_row(app, services, registered, mailbox):
                                                                                         codes.new_salt())
 
 
-def test_a_code_stored_before_salts_still_activates(app, services, registered, mailbox, activate):
+def test_a_code_stored_before_salts_still_activates(app, services, registered, mailbox, auth):
     code = codes.normalise(mailbox.last_code())
     with app.app_context():  # the row as the earlier code wrote it: unsalted hash, no salt
         OneTimeCode.update(code_hash=codes.keyed_hash(services.code_key, code), code_salt=None).execute()
-    assert activate("ABCDE-23456").status_code == 400
-    assert activate(mailbox.last_code()).status_code == 200
+    assert auth.activate("ABCDE-23456").status_code == 400
+    assert auth.activate(mailbox.last_code()).status_code == 200
 
 
 def test_the_salt_migration_step_adds_the_column_and_keeps_the_released_rows(tmp_path):
