@@ -3,13 +3,10 @@
 import base64
 import re
 
-from itsdangerous import URLSafeTimedSerializer
-
 from domain import codes, issuing
 from domain.links import CodeLinks
 from models import Account, AuditEvent, OneTimeCode, OutboxMessage
-
-SECRET = "test-secret-key-that-is-long-enough"  # KAPU_SECRET_KEY in tests/conftest.py
+from tests.support.helpers import SECRET_KEY
 
 
 def token_of(link):
@@ -95,11 +92,11 @@ def test_a_superseded_code_is_no_longer_filled_in(app, services, client, registe
     assert code_value(client.get("/activate").get_data(as_text=True)) == ""
 
 
-def test_expired_is_410_and_invalid_is_400(client, registered, mailbox, frozen_clock):
+def test_expired_is_410_and_invalid_is_400(client, services, registered, mailbox, frozen_clock):
     link = mailbox.last_link()
     token = token_of(link)
-    foreign_salt = URLSafeTimedSerializer(SECRET, salt="kapu.link.email-change").dumps(
-        URLSafeTimedSerializer(SECRET, salt="kapu.link.activate").loads(token))
+    payload = services.activation_links._signer.check(token).data
+    foreign_salt = services.email_links.sign(payload)  # the right key, another purpose
     for bad, status in ((token[:-3], 400), (token[: len(token) // 2], 400), (token.replace(".", "x", 1), 400),
                         (foreign_salt, 400)):
         response = client.get(f"/activate/{bad}")
@@ -123,13 +120,13 @@ def test_a_link_signed_long_ago_is_expired_by_its_signature(client, registered, 
 
 
 def test_a_sealed_code_opens_only_for_its_own_row_and_purpose():
-    links = CodeLinks(SECRET, "activate", max_age=60)
+    links = CodeLinks(SECRET_KEY, "activate", max_age=60)
     token = links.make(7, "ABCDE23456")
     assert links.read(token).data.code == "ABCDE23456" and links.read(token).data.row_id == 7
     sealed = links._signer._serializer.loads(token)[1]
     moved = links._signer.sign([8, sealed])  # a validly signed token naming another row
     assert links.read(moved).status == "invalid"
-    assert CodeLinks(SECRET, "reset", max_age=60).read(token).status == "invalid"
+    assert CodeLinks(SECRET_KEY, "reset", max_age=60).read(token).status == "invalid"
     assert CodeLinks("another-secret-key-long-enough", "activate", max_age=60).read(token).status == "invalid"
     assert links.make(7, "ABCDE23456") != token  # a fresh nonce each time
 

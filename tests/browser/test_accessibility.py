@@ -5,44 +5,13 @@ The context bypasses CSP only so axe's script can be injected (see the `axe_page
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import AXE_SCRIPT, LANGUAGES, in_language
+from tests.support.browser import LANGUAGES, assert_accessible, in_language
 from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
-
-# Every impact counts: the pages measured clean at every level, and stay so.
-BLOCKING = {"minor", "moderate", "serious", "critical"}
-
-
-def axe_violations(page):
-    if not AXE_SCRIPT.exists():
-        pytest.fail(f"{AXE_SCRIPT} is missing: run `make setup` (npm ci installs axe-core)")
-    page.add_script_tag(path=str(AXE_SCRIPT))
-    result = page.evaluate("async () => await axe.run(document)")
-    return [v for v in result["violations"] if v["impact"] in BLOCKING]
-
-
-def assert_accessible(page):
-    violations = axe_violations(page)
-    report = [
-        {
-            "id": v["id"],
-            "impact": v["impact"],
-            "help": v["help"],
-            "nodes": [{"target": n["target"], "html": n["html"], "summary": n.get("failureSummary")}
-                      for n in v["nodes"]],
-        }
-        for v in violations
-    ]
-    assert not violations, f"axe found violations on {page.url}:\n" + json.dumps(
-        report, indent=2, ensure_ascii=False
-    )
-
 
 PUBLIC_PAGES = ["/", "/activate", "/register", "/login", "/forgotten-password", "/notices", "/help",
                 "/help/registration"]

@@ -9,9 +9,16 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LANGUAGES, _checked_page, in_language
-from tests.browser.test_accessibility import assert_accessible
-from tests.browser.test_activation_browser import english, submit
+from tests.support.browser import (
+    LANGUAGES,
+    PASSWORD_FORM,
+    assert_accessible,
+    checked_page,
+    english,
+    in_language,
+    log_in,
+    submit,
+)
 from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -19,30 +26,17 @@ pytestmark = pytest.mark.browser
 NEW_PASSWORD = "hegyi patak mellett zöld moha"
 ANY_VALUE = re.compile(".*")
 EMAIL_FORM = "form[action$='/account/email']"
-PASSWORD_FORM = "form[action$='/account/password']"
 
 
 @pytest.fixture
 def other_page(browser, base_url):
     """A second, independent browser context (its own cookies): the citizen's phone, or a mail client."""
-    yield from _checked_page(browser, base_url)
+    yield from checked_page(browser, base_url)
 
 
 @pytest.fixture
 def other_page_nojs(browser, base_url):
-    yield from _checked_page(browser, base_url, java_script_enabled=False)
-
-
-@pytest.fixture
-def citizen(live_app, registered):
-    """An activated account (activated through the domain: the browser journey has its own tests)."""
-    from domain import activation
-
-    with live_app.test_request_context():
-        outcome = activation.activate(live_app.extensions["kapu"], registered.username, registered.code,
-                                      STRONG_PASSWORD)
-    assert outcome is activation.Outcome.ACTIVATED
-    return registered
+    yield from checked_page(browser, base_url, java_script_enabled=False)
 
 
 def masked(address):
@@ -53,15 +47,6 @@ def masked(address):
 def new_address():
     # A different first letter and domain than the registration's, so the two masked forms differ.
     return f"uj.{uuid.uuid4().hex[:8]}@pelda.hu"
-
-
-def log_in(page, username, password=STRONG_PASSWORD):
-    page.goto(english("/login"))
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_url("**/account")
-    expect(page.locator("h1")).to_have_text("Registration data")
 
 
 def confirmation_link(live_mailbox, recipient):

@@ -8,27 +8,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.browser import english, submit
 from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
 
 ANY_VALUE = re.compile(".*")
 FIELD_ORDER = ["username", "code", "password", "password_confirm"]
-
-
-def english(path):
-    return f"{path}{'&' if '?' in path else '?'}lang=en"
-
-
-def submit(page, action):
-    """Run *action* (a click or a key press) and wait for the form's POST page load; return its response."""
-    def is_form_post(response):
-        return response.request.is_navigation_request() and response.request.method == "POST"
-
-    with page.expect_response(is_form_post) as answer:
-        action()
-    page.wait_for_load_state()
-    return answer.value
 
 
 def field_ids(page):

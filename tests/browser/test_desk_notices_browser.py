@@ -9,9 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LANGUAGES, in_language
-from tests.browser.test_accessibility import assert_accessible
-from tests.browser.test_activation_browser import english, submit
+from tests.support.browser import LANGUAGES, assert_accessible, english, in_language, submit
 from tests.support.helpers import STAFF_PASSWORD, add_staff
 
 pytestmark = pytest.mark.browser

@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LANGUAGES, in_language
-from tests.browser.test_account_browser import PASSWORD_FORM, citizen, log_in  # noqa: F401 (fixture)
-from tests.browser.test_activation_browser import submit
+from tests.support.browser import LANGUAGES, PASSWORD_FORM, in_language, log_in, submit
 from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from domain import clock, limits
 from models import Hit
-from tests.browser.conftest import _open_page
+from tests.support.browser import open_page
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def checks_used_up(live_app):
 
 def test_a_refused_live_check_shows_a_short_message_in_the_field_and_nothing_breaks(
         browser, base_url, live_app, checks_used_up):
-    context, page, problems = _open_page(browser, base_url)
+    context, page, problems = open_page(browser, base_url)
     try:
         page.goto("/activate?lang=en")
         page.evaluate("window.__kapuNoReload = 'still here'")

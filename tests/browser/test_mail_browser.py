@@ -10,8 +10,7 @@ from playwright.sync_api import expect
 import mail
 from domain import outbox
 from models import OutboxMessage
-from tests.browser.conftest import LANGUAGES
-from tests.browser.test_accessibility import assert_accessible
+from tests.support.browser import LANGUAGES, assert_accessible
 from tests.support.helpers import MAIL_CODE, mail_context
 
 pytestmark = pytest.mark.browser

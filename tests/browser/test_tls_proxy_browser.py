@@ -19,9 +19,8 @@ from playwright.sync_api import expect
 import models
 from app import create_app
 from models import AuditEvent
-from tests.browser.conftest import TIMEOUT_MS, LiveMailbox, LiveServer, _checked_page
-from tests.browser.test_activation_browser import submit
-from tests.support.helpers import FAST_HASHER, STRONG_PASSWORD
+from tests.support.browser import TIMEOUT_MS, LiveServer, checked_page, submit
+from tests.support.helpers import FAST_HASHER, STRONG_PASSWORD, Mailbox
 from tests.support.tls_proxy import TlsProxy, free_port, require_nginx
 
 pytestmark = pytest.mark.browser
@@ -32,7 +31,7 @@ EMAIL_FORM = "form[action$='/account/email']"
 class Site:
     def __init__(self, app, proxy):
         self.app, self.proxy, self.url = app, proxy, proxy.url
-        self.mailbox = LiveMailbox(app)
+        self.mailbox = Mailbox(app, app.config["KAPU_BASE_URL"])
 
     def audit(self, kind):
         with self.app.app_context():
@@ -75,7 +74,7 @@ def tls_site(tmp_path_factory, browser):
 
 @pytest.fixture
 def tls_page(browser, tls_site):
-    for page in _checked_page(browser, tls_site.url, ignore_https_errors=True):
+    for page in checked_page(browser, tls_site.url, ignore_https_errors=True):
         page.set_default_timeout(3 * TIMEOUT_MS)  # a TLS handshake and a second server on a busy machine
         page.set_default_navigation_timeout(3 * TIMEOUT_MS)
         yield page

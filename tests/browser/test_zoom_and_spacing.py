@@ -11,9 +11,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import LANGUAGES, _checked_page, in_language
-from tests.browser.test_account_browser import PASSWORD_FORM, citizen, log_in  # noqa: F401 (fixture)
-from tests.browser.test_activation_browser import submit
+from tests.support.browser import LANGUAGES, PASSWORD_FORM, checked_page, in_language, log_in, submit
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +75,7 @@ FIND_PROBLEMS = """
 
 @pytest.fixture(params=list(ZOOMS))
 def zoomed_page(request, browser, base_url):
-    yield from _checked_page(browser, base_url, bypass_csp=True, viewport=ZOOMS[request.param],
+    yield from checked_page(browser, base_url, bypass_csp=True, viewport=ZOOMS[request.param],
                              device_scale_factor=2)
 
 
