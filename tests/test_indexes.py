@@ -15,8 +15,7 @@ import pytest
 
 import db
 from domain import clock, limits, outbox
-from tests.conftest import STRONG_PASSWORD, csrf_token
-from tests.staff_helpers import add_staff, logged_in
+from tests.support.helpers import STAFF_PASSWORD, STRONG_PASSWORD, add_staff, csrf_token
 
 ROWS = 20_000
 BIG_TABLES = ("account", "one_time_code", "outbox_message", "hit", "login_session", "audit_event", "notice")
@@ -122,7 +121,7 @@ def submit(client, path, fields, form_path=None):
 
 
 def test_a_citizens_journey_the_desk_and_the_mail_loop_read_big_tables_only_through_indexes(
-        app, client, kapu, mailbox, registered, monkeypatch):
+        app, client, services, mailbox, registered, auth, monkeypatch):
     database = app.extensions["kapu_database"]
     with app.app_context():
         fill(database, ROWS)
@@ -146,9 +145,11 @@ def test_a_citizens_journey_the_desk_and_the_mail_loop_read_big_tables_only_thro
         assert submit(client, "/forgotten-password", {"username": "uj.polgar", "email": fields["email"]},
                       ).status_code == 200
         for name in ("ugyintezo", "rendszergazda"):  # the desk's pending registrations (`registered` among them)
-            assert logged_in(app, name).get("/desk").status_code == 200
+            desk = app.test_client()
+            assert auth.login(name, STAFF_PASSWORD, client=desk).status_code == 303
+            assert desk.get("/desk").status_code == 200
         with app.app_context(), pytest.raises(outbox.MailNotAllowed):  # an account's address gets only its own mail
-            outbox.enqueue(kapu, "newsletter", "filler7@example.hu", "Hírlevél", "-", "-")
+            outbox.enqueue(services, "newsletter", "filler7@example.hu", "Hírlevél", "-", "-")
         with app.app_context():
             message = outbox.claim_next()
             assert message is not None  # the oldest unsent mail

@@ -27,13 +27,13 @@ def test_building_the_app_hashes_nothing_and_an_unknown_name_costs_a_real_hash_m
     app = create_app(app_config)
     assert hashed == []
 
-    kapu = app.extensions["kapu"]
+    services = app.extensions["kapu"]
     with app.app_context():
-        assert accounts.authenticate(kapu, "nobody.here", "kerekes kút mellett áll a nyírfa") is None
+        assert accounts.authenticate(services, "nobody.here", "kerekes kút mellett áll a nyírfa") is None
         assert len(hashed) == 1  # the decoy the unknown name was verified against
-        assert accounts.authenticate(kapu, "nobody.else", "kerekes kút mellett áll a nyírfa") is None
+        assert accounts.authenticate(services, "nobody.else", "kerekes kút mellett áll a nyírfa") is None
     assert len(hashed) == 1
-    assert kapu.decoy_hash.startswith("$argon2id$")
+    assert services.decoy_hash.startswith("$argon2id$")
 
 
 def test_starting_the_app_leaves_the_first_use_modules_unloaded(tmp_path):
