@@ -3,8 +3,6 @@ from a link or an error, and each visitor still gets their own CSRF token."""
 
 import re
 
-from tests.staff_helpers import add_staff, logged_in
-
 
 def field_values(html):
     return dict(re.findall(r'<input[^>]* name="(username|code)"[^>]* value="([^"]*)"', html))
@@ -38,12 +36,11 @@ def test_each_language_gets_its_own_fields_and_each_visitor_their_own_token(app)
     assert tokens[0] != tokens[1]
 
 
-def test_the_kept_page_header_is_only_for_visitors_who_are_not_logged_in(app):
+def test_the_kept_page_header_is_only_for_visitors_who_are_not_logged_in(app, auth):
     visitor = app.test_client()
     assert "Log out" not in visitor.get("/help?lang=en").get_data(as_text=True)
     assert "Log out" not in visitor.get("/help").get_data(as_text=True)  # drawn and kept for /help in English
-    add_staff(app, "ugyintezo.anna", "admin")
-    staff = logged_in(app, "ugyintezo.anna")
+    staff = auth.staff_login("ugyintezo.anna", "admin")
     staff.get("/help?lang=en")
     page = staff.get("/help").get_data(as_text=True)
     assert "Log out" in page and 'href="/desk"' in page
