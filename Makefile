@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HTMX := static/vendor/htmx.min.js
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: setup run test test-fast bench lint translations-extract db clean dist
+.PHONY: setup run test test-fast bench bench-dist lint translations-extract db clean dist
 
 setup: $(BIN)/.installed $(HTMX) $(CATALOGS) db
 
@@ -63,6 +63,10 @@ dist: $(HTMX) $(CATALOGS) $(DIST_VENV)/.installed
 	PYTHONPATH=$(CURDIR) $(DIST_VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist \
 	  --workpath build/pyinstaller packaging/kapu.spec
 	@ls -l dist/kapu
+
+# Cold start of the one-file binary: --version, and serve to its first answer (wall and CPU time).
+bench-dist: dist
+	$(BIN)/python bench/coldstart.py dist/kapu
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
