@@ -19,14 +19,7 @@ import db
 import migrations
 import models
 from app import create_app
-from tests.support.helpers import (
-    RELEASED_CODE,
-    RELEASED_KEY,
-    STRONG_PASSWORD,
-    csrf_token,
-    open_sqlite,
-    released_database,
-)
+from tests.support.helpers import RELEASED_CODE, RELEASED_KEY, Auth, open_sqlite, released_database
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_STEPS = migrations.steps()
@@ -73,8 +66,7 @@ def test_a_released_database_is_version_1_and_upgrades_to_the_latest(tmp_path):
 
 
 @pytest.mark.sqlite_only  # works on SQLite files of its own
-def test_after_upgrade_the_pending_account_activates_with_its_mailed_code_and_logs_in(
-        tmp_path, app_config, frozen_clock):
+def test_after_upgrade_the_pending_account_activates_with_its_mailed_code_and_logs_in(tmp_path, make_app, frozen_clock):
     path = released_database(tmp_path / "kapu.db")
     database = open_sqlite(path)
     migrations.upgrade(database)
@@ -83,21 +75,13 @@ def test_after_upgrade_the_pending_account_activates_with_its_mailed_code_and_lo
         (created,) = connection.execute("SELECT created_at FROM account WHERE username='regi.polgar'").fetchone()
     # Live again as an hour after the registration (the code's three days would otherwise have run out).
     frozen_clock.advance(seconds=-(datetime.now() - datetime.fromisoformat(created)).total_seconds() + 3600)
-    app = create_app({**app_config, "KAPU_DATABASE_URL": f"sqlite:///{path}", "KAPU_SECRET_KEY": RELEASED_KEY})
-    client = app.test_client()
-    response = client.post("/activate", data={
-        "csrf_token": csrf_token(client), "username": "regi.polgar", "code": RELEASED_CODE,
-        "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD,
-    })
-    assert response.status_code in (200, 302, 303)
+    auth = Auth.of(make_app(KAPU_DATABASE_URL=f"sqlite:///{path}", KAPU_SECRET_KEY=RELEASED_KEY))
+    assert auth.activate(RELEASED_CODE, username="regi.polgar").status_code in (200, 302, 303)
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT status FROM account WHERE username='regi.polgar'").fetchone() == ("active",)
-    fresh = app.test_client()
-    response = fresh.post("/login", data={"csrf_token": csrf_token(fresh, "/login"), "username": "regi.polgar",
-                                          "password": STRONG_PASSWORD})
-    assert response.status_code in (302, 303)
+    fresh = auth.app.test_client()
+    assert auth.login("regi.polgar", client=fresh).status_code in (302, 303)
     assert "Régi Polgár" in fresh.get("/account").get_data(as_text=True)
-    app.extensions["kapu_database"].close()
 
 
 @pytest.mark.sqlite_only  # works on SQLite files of its own
