@@ -14,20 +14,19 @@ import pytest
 
 import db
 from app import create_app
-from domain import accounts, offices
+from domain import offices
 from tests.postgres_server import PostgresServer, server_binaries
+from tests.smtp_server import SmtpServer
 from tests.support.helpers import (
     BASE_URL,
-    EMAIL,
     FAST_HASHER,
-    FULL_NAME,
     OFFICE,
     SECRET_KEY,
-    USERNAME,
     Auth,
     FrozenClock,
     Mailbox,
     csrf_token,
+    register_citizen,
 )
 
 DATABASES = ("sqlite", "postgresql")
@@ -165,16 +164,22 @@ def csrf(client):
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free local port; `received` holds what it was sent."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def auth(app, client, mailbox):
     return Auth(app, client, mailbox)
 
 
 @pytest.fixture
-def registered(services, app):
+def registered(app):
     """A pending registration made at an office, as a clerk would."""
-    with app.test_request_context():
-        return accounts.register(services, username=USERNAME, full_name=FULL_NAME, email=EMAIL, language="hu",
-                                 channel="office", office=OFFICE)
+    return register_citizen(app, channel="office", office=OFFICE)
 
 
 @pytest.fixture

@@ -5,28 +5,16 @@ import time
 
 import pytest
 
-from domain import accounts, clock, delivery
+from domain import clock, delivery
 from domain.delivery import DeliveryWorker, SmtpSettings
 from models import OutboxMessage
 from tests.smtp_server import SmtpServer, free_port
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
+from tests.support.helpers import register_citizen
 
 
 @pytest.fixture
 def smtp_app(make_app, smtp):
     return make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=smtp.port)
-
-
-def register(app, username="kovacs.janos", email="janos@example.hu", language="hu"):
-    with app.test_request_context():
-        return accounts.register(app.extensions["kapu"], username=username, full_name="Kovács János",
-                                 email=email, language=language, channel="online")
 
 
 def deliver(app):
@@ -39,8 +27,8 @@ def body_of(received):
 
 
 def test_the_code_mail_arrives_once_to_the_right_address_only(smtp_app, smtp):
-    register(smtp_app)
-    register(smtp_app, username="nagy.eva", email="eva@example.hu")
+    register_citizen(smtp_app)
+    register_citizen(smtp_app, username="nagy.eva", email="eva@example.hu")
     assert deliver(smtp_app) == 2
     assert deliver(smtp_app) == 0
     assert [m["to"] for m in smtp.received] == [["janos@example.hu"], ["eva@example.hu"]]
@@ -57,7 +45,7 @@ def test_the_server_delivers_by_itself_within_seconds(smtp_app, smtp):
     worker = DeliveryWorker(smtp_app, SmtpSettings.from_config(smtp_app.config), interval=0.1)
     worker.start()
     try:
-        register(smtp_app)
+        register_citizen(smtp_app)
         deadline = time.monotonic() + 10
         while not smtp.received and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -69,7 +57,7 @@ def test_the_server_delivers_by_itself_within_seconds(smtp_app, smtp):
 def test_smtp_down_is_retried_with_back_off_and_nothing_is_lost_or_sent_twice(make_app, frozen_clock):
     port = free_port()
     app = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=port)
-    register(app)
+    register_citizen(app)
     assert deliver(app) == 0  # nobody listens: the attempt fails
     with app.app_context():
         message = OutboxMessage.get()
@@ -87,7 +75,7 @@ def test_smtp_down_is_retried_with_back_off_and_nothing_is_lost_or_sent_twice(ma
 
 
 def test_a_sender_that_died_mid_send_is_taken_over_later(smtp_app, smtp, frozen_clock):
-    register(smtp_app)
+    register_citizen(smtp_app)
     with smtp_app.app_context():
         from domain import outbox
 
@@ -99,6 +87,6 @@ def test_a_sender_that_died_mid_send_is_taken_over_later(smtp_app, smtp, frozen_
 
 
 def test_mail_is_in_the_recipients_language(smtp_app, smtp):
-    register(smtp_app, username="english.user", email="en@example.hu", language="en")
+    register_citizen(smtp_app, username="english.user", email="en@example.hu", language="en")
     deliver(smtp_app)
     assert "one-time code" in body_of(smtp.received[0])

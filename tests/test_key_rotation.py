@@ -13,18 +13,10 @@ from domain import accounts, delivery, outbox
 from domain.context import mail_domain
 from domain.delivery import SmtpSettings
 from models import Account, OutboxMessage
-from tests.smtp_server import SmtpServer
-from tests.support.helpers import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, csrf_token, register_citizen
 
 OLD_KEY = "the-old-secret-key-0123456789"
 NEW_KEY = "the-new-secret-key-9876543210"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -37,9 +29,8 @@ def keyed_app(make_app, smtp):
 def register(app, username="kovacs.janos", email="janos@example.hu"):
     """A registration whose mail is still waiting in the outbox; returns (code, link path)."""
     services = app.extensions["kapu"]
-    with app.test_request_context():
-        accounts.register(services, username=username, full_name="Kovács János", email=email, language="en",
-                          channel="online")
+    register_citizen(app, username, email, language="en")
+    with app.app_context():
         text = outbox.unseal(services, OutboxMessage.select().order_by(OutboxMessage.id.desc()).first())["text"]
     code = re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", text).group(1)
     return code, re.search(r"http://kapu\.test(/activate/\S+)", text).group(1)

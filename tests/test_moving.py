@@ -4,7 +4,7 @@ import pytest
 
 from domain import accounts, activation, notices
 from models import Account, AuditEvent, Notice, OneTimeCode, OutboxMessage
-from tests.support.helpers import STRONG_PASSWORD, Mailbox
+from tests.support.helpers import STRONG_PASSWORD, Mailbox, register_citizen
 
 TABLES = (Account, OneTimeCode, OutboxMessage, AuditEvent, Notice)
 
@@ -14,12 +14,6 @@ def target_url(postgres_server):
     name = postgres_server.create_database()
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
-
-
-def register(app, username):
-    with app.test_request_context():
-        accounts.register(app.extensions["kapu"], username=username, full_name="Teszt Polgár",
-                          email=f"{username}@example.hu", language="hu", channel="online")
 
 
 def snapshot(app):
@@ -34,7 +28,7 @@ def test_a_sqlite_deployment_moves_to_postgres_and_a_pending_account_activates_t
 ):
     services = app.extensions["kapu"]
     for name in ("anna.kiss", "bela.nagy", "cili.toth"):
-        register(app, name)
+        register_citizen(app, name, f"{name}@example.hu")
     pending_code = mailbox.last_code("cili.toth@example.hu")
     with app.app_context():
         activation.activate(services, "anna.kiss", mailbox.last_code("anna.kiss@example.hu"), STRONG_PASSWORD)
@@ -53,7 +47,7 @@ def test_a_sqlite_deployment_moves_to_postgres_and_a_pending_account_activates_t
         outcome = activation.activate(moved_kapu, "cili.toth", pending_code, STRONG_PASSWORD)
         assert outcome is activation.Outcome.ACTIVATED
         assert accounts.authenticate(moved_kapu, "anna.kiss", STRONG_PASSWORD) is not None
-    register(moved, "dani.szabo")  # new rows continue past the copied ids
+    register_citizen(moved, "dani.szabo", "dani.szabo@example.hu")  # new rows continue past the copied ids
     with moved.app_context():
         assert Account.get(Account.username == "dani.szabo").id == len(before["Account"]) + 1
 

@@ -13,7 +13,7 @@ from flask import Flask
 from app import create_app
 from domain import accounts, clock, retention, upkeep
 from models import Account, AuditEvent, Hit, OneTimeCode, OutboxMessage
-from tests.support.helpers import STRONG_PASSWORD, Mailbox, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, Mailbox, csrf_token, register_citizen
 
 
 @pytest.fixture
@@ -34,15 +34,9 @@ def data_dir_app(app_config, monkeypatch):
         app.extensions["kapu_database"].close()
 
 
-def register(app, username="kovacs.janos", email="janos@example.hu"):
-    with app.test_request_context():
-        accounts.register(app.extensions["kapu"], username=username, full_name="Kovács János", email=email,
-                          language="en", channel="office", office=None)
-
-
 def test_backup_is_private_from_creation_and_holds_the_database_and_key(data_dir_app, tmp_path):
     app = data_dir_app(tmp_path / "data")
-    register(app)
+    register_citizen(app, language="en", channel="office")
     target = tmp_path / "kapu-backup.tar"
     old_umask = os.umask(0)  # even a permissive umask must not open a window
     try:
@@ -62,7 +56,7 @@ def test_backup_is_private_from_creation_and_holds_the_database_and_key(data_dir
 
 def test_restore_into_a_fresh_data_folder_then_the_mailed_code_activates(data_dir_app, tmp_path):
     old = data_dir_app(tmp_path / "old")
-    register(old)
+    register_citizen(old, language="en", channel="office")
     code = Mailbox(old).last_code()
     target = tmp_path / "kapu-backup.tar"
     assert old.test_cli_runner().invoke(args=["backup", str(target)]).exit_code == 0
@@ -137,7 +131,7 @@ def test_purge_deletes_by_the_retention_settings(app, services, runner, frozen_c
 def test_a_short_setting_keeps_less(make_app, frozen_clock):
     app = make_app(KAPU_RETAIN_AUDIT_DAYS="1", KAPU_RETAIN_PENDING_DAYS="400")
     services = app.extensions["kapu"]
-    register(app)
+    register_citizen(app, language="en", channel="office")
     frozen_clock.advance(days=30)
     with app.app_context():
         counts = retention.purge(retention.Retention.from_config(app.config))
@@ -155,7 +149,7 @@ def test_the_delivery_loop_purges_once_a_day_for_the_whole_deployment(app, make_
     with other_server.app_context():
         assert retention.purge_if_due(retention.Retention.from_config(other_server.config)) is None
     with app.app_context():
-        register(app, "later", "later@example.hu")
+        register_citizen(app, "later", "later@example.hu", language="en", channel="office")
         app.extensions["kapu_upkeep"]["last"] = float("-inf")  # as if ten seconds went by
         upkeep.tick(app)  # the purge ran today already: nothing more goes
         frozen_clock.advance(days=91)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from argon2 import PasswordHasher
 
 import models
-from domain import clock, desk, outbox
+from domain import accounts, clock, desk, outbox
 from models import Account, AuditEvent, OneTimeCode, OutboxMessage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +36,13 @@ def csrf_token(client, path="/activate"):
     """The CSRF token of *client*'s session, read from the form on *path* as a browser would."""
     page = client.get(path).get_data(as_text=True)
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def register_citizen(app, username=USERNAME, email=EMAIL, language="hu", channel="online", office=None):
+    """A pending registration made through the domain (as the online form, or a clerk with *office*, makes it)."""
+    with app.test_request_context():
+        return accounts.register(app.extensions["kapu"], username=username, full_name=FULL_NAME, email=email,
+                                 language=language, channel=channel, office=office)
 
 
 def add_staff(app, username, role, office=None):
