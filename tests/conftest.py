@@ -8,8 +8,6 @@ Every test that builds an app (through `app_config`) runs on both databases: `[s
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 import db
@@ -26,6 +24,7 @@ from tests.support.helpers import (
     FrozenClock,
     Mailbox,
     csrf_token,
+    missing,
     register_citizen,
 )
 
@@ -60,10 +59,7 @@ def postgres_server():
     """One PostgreSQL server for the whole run; missing binaries fail under CI and skip elsewhere."""
     binaries = server_binaries()
     if binaries is None:
-        message = "PostgreSQL server binaries are missing: install Debian's postgresql package"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("PostgreSQL server binaries are missing: install Debian's postgresql package")
     server = PostgresServer(binaries).start()
     yield server
     server.stop()

@@ -15,7 +15,8 @@ import pytest
 
 import db
 from app import create_app
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, checked_page, free_port, require_chromium
+from tests.smtp_server import free_port
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, checked_page, require_chromium
 from tests.support.helpers import FAST_HASHER, STRONG_PASSWORD, Mailbox
 
 BROWSER_DATABASES = ("sqlite", "postgresql")

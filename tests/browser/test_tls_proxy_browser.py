@@ -19,9 +19,10 @@ from playwright.sync_api import expect
 import models
 from app import create_app
 from models import AuditEvent
+from tests.smtp_server import free_port
 from tests.support.browser import TIMEOUT_MS, LiveServer, checked_page, submit
 from tests.support.helpers import FAST_HASHER, STRONG_PASSWORD, Mailbox
-from tests.support.tls_proxy import TlsProxy, free_port, require_nginx
+from tests.support.tls_proxy import TlsProxy, require_nginx
 
 pytestmark = pytest.mark.browser
 

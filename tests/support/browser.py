@@ -4,16 +4,14 @@ violation, axe, the language switch and the form helpers. Fixtures live in tests
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.helpers import STRONG_PASSWORD
+from tests.support.helpers import STRONG_PASSWORD, missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,18 +37,8 @@ def in_language(path, language):
 
 
 def require_chromium():
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} is missing: install Debian's chromium package to run the browser tests"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    if not CHROMIUM.exists():
+        missing(f"{CHROMIUM} is missing: install Debian's chromium package to run the browser tests")
 
 
 class LiveServer:

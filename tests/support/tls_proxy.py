@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.smtp_server import free_port
+from tests.support.helpers import missing
 
 NGINX = Path("/usr/sbin/nginx")
 START_TIMEOUT = 10.0
@@ -57,19 +57,8 @@ http {{
 
 
 def require_nginx():
-    """Skip without nginx on a developer's machine; under CI=true a missing nginx fails the test."""
-    if NGINX.exists():
-        return
-    message = f"{NGINX} is missing: install Debian's nginx package to run the TLS proxy tests"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    if not NGINX.exists():
+        missing(f"{NGINX} is missing: install Debian's nginx package to run the TLS proxy tests")
 
 
 def write_self_signed_certificate(cert_path: Path, key_path: Path, host: str = "127.0.0.1"):
