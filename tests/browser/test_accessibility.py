@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import LANGUAGES, assert_accessible, in_language
+from tests.support.browser import LANGUAGES, activate, assert_accessible, in_language
 from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -68,12 +68,7 @@ def test_the_page_not_found(axe_page, language):
 def test_the_account_page_when_logged_in(axe_page, registered, language):
     page = axe_page
     page.goto(in_language(registered.link, language))
-    page.locator("#username").fill(registered.username)
-    page.locator("#password").fill(STRONG_PASSWORD)
-    page.locator("#password_confirm").fill(STRONG_PASSWORD)
-    with page.expect_response(lambda r: r.request.is_navigation_request() and r.request.method == "POST") as answer:
-        page.locator("#activation-form button[type=submit]").click()
-    assert answer.value.status == 200
+    assert activate(page, registered.username).status == 200
     page.locator("#activation-form").wait_for(state="detached")  # the answer page has replaced the form
     page.goto("/login")
     page.locator("#username").fill(registered.username)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import LANGUAGES, assert_accessible, english, in_language, submit
+from tests.support.browser import LANGUAGES, assert_accessible, english, in_language, log_in, submit
 from tests.support.helpers import STAFF_PASSWORD, add_staff
 
 pytestmark = pytest.mark.browser
@@ -125,12 +125,7 @@ def clerk(live_app, demo_data):
 
 
 def log_in_at_the_desk(page, username):
-    page.goto(english("/login"))
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_url("**/desk")
-    expect(page.locator("h1")).to_have_text("Registration desk")
+    log_in(page, username, STAFF_PASSWORD, lands_on="/desk", heading="Registration desk")
 
 
 def test_a_clerk_registers_a_citizen_at_the_desk(page, clerk, registered, live_mailbox):

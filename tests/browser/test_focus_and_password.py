@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import LANGUAGES, PASSWORD_FORM, in_language, log_in, submit
-from tests.support.helpers import STRONG_PASSWORD
+from tests.support.browser import LANGUAGES, PASSWORD_FORM, activate, in_language, log_in, submit
 
 pytestmark = pytest.mark.browser
 
@@ -174,11 +173,7 @@ def test_with_javascript_off_no_toggle_appears_and_the_field_works(page_nojs, re
     expect(page.locator("#password")).to_have_attribute("type", "password")
 
     page.goto(in_language(registered.link, "en"))
-    page.locator("#username").fill(registered.username)
-    page.locator("#password").fill(STRONG_PASSWORD)
-    page.locator("#password_confirm").fill(STRONG_PASSWORD)
-    response = submit(page, page.locator("#activation-form button[type=submit]").click)
-    assert response.status == 200
+    assert activate(page, registered.username).status == 200
     expect(page.locator("h1")).to_have_text("Your account is open")
 
 

@@ -178,10 +178,18 @@ def assert_accessible(page):
 PASSWORD_FORM = "form[action$='/account/password']"
 
 
-def log_in(page, username, password=STRONG_PASSWORD):
+def activate(page, username, password=STRONG_PASSWORD):
+    """On an open activation page (the code filled in from the link): the username, the password twice, submit."""
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("#password_confirm").fill(password)
+    return submit(page, page.locator("#activation-form button[type=submit]").click)
+
+
+def log_in(page, username, password=STRONG_PASSWORD, lands_on="/account", heading="Registration data"):
     page.goto(english("/login"))
     page.locator("#username").fill(username)
     page.locator("#password").fill(password)
     page.locator("form.form button[type=submit]").click()
-    page.wait_for_url("**/account")
-    expect(page.locator("h1")).to_have_text("Registration data")
+    page.wait_for_url(f"**{lands_on}")
+    expect(page.locator("h1")).to_have_text(heading)
