@@ -130,6 +130,12 @@ def app(make_app):
 
 
 @pytest.fixture
+def hu_app(make_app):
+    """Hungarian by default, as deployed (the `app` fixture answers in English, which the assertions read)."""
+    return make_app(KAPU_LANGUAGE="hu")
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

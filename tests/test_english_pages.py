@@ -71,38 +71,32 @@ def hungarian_leftovers(html):
 
 
 @pytest.fixture
-def hungarian_site(make_app):
-    """Hungarian by default, as deployed; the visitor switches to English with the language switch."""
-    return make_app(KAPU_LANGUAGE="hu")
-
-
-@pytest.fixture
-def visitor(hungarian_site):
-    client = hungarian_site.test_client()
+def visitor(hu_app):
+    client = hu_app.test_client()
     assert '<html lang="en">' in client.get("/?lang=en").get_data(as_text=True)
     return client
 
 
 @pytest.fixture
-def citizen(hungarian_site):
+def citizen(hu_app):
     """An active account registered in Hungarian (its name has Hungarian letters), and its first code's link."""
     from domain import accounts, activation
     from tests.support.helpers import Mailbox
 
-    services = hungarian_site.extensions["kapu"]
-    with hungarian_site.test_request_context():
+    services = hu_app.extensions["kapu"]
+    with hu_app.test_request_context():
         accounts.register(services, username="kovacs.janos", full_name=FULL_NAME, email="janos@example.hu",
                           language="hu", channel="online")
-    mailbox = Mailbox(hungarian_site)
+    mailbox = Mailbox(hu_app)
     link = mailbox.last_link()
-    with hungarian_site.test_request_context():
+    with hu_app.test_request_context():
         activation.activate(services, "kovacs.janos", mailbox.last_code(), STRONG_PASSWORD)
     return link
 
 
 @pytest.fixture
-def notices_both(hungarian_site):
-    with hungarian_site.app_context():
+def notices_both(hu_app):
+    with hu_app.app_context():
         notices.add(**NOTICE)
         past = notices.add(**{**NOTICE, "title": NOTICE["title"]})
         notices.end(past.id)
@@ -199,10 +193,10 @@ def test_a_released_database_gets_the_english_source_line(tmp_path):
     assert sources["registration"] == ("Kapu", "Kapu")  # no English given: the one line, as written
 
 
-def test_an_editor_gives_the_source_line_in_both_languages(hungarian_site, visitor):
+def test_an_editor_gives_the_source_line_in_both_languages(hu_app, visitor):
     from domain import help as articles
 
-    with hungarian_site.app_context():
+    with hu_app.app_context():
         articles.save(articles.by_slug("registration"), title_hu="Regisztráció", title_en="Registration",
                       body_hu="Szöveg", body_en="Text", source="Kapu ügyfélszolgálat", source_en="Kapu help desk")
     assert "Source: Kapu help desk" in assert_english(visitor.get("/help/registration"))

@@ -1,14 +1,8 @@
 """Hungarian first, English on request: pages, validation messages and mail, through the catalogs."""
 
-import pytest
 
 from domain import accounts
 from tests.support.helpers import Mailbox, csrf_token
-
-
-@pytest.fixture
-def hu_app(make_app):
-    return make_app(KAPU_LANGUAGE="hu")
 
 
 def test_the_interface_is_hungarian_by_default(hu_app):
