@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet, MultiFernet
 
-from domain import keys
+from domain import keys, passwords
 from domain.limits import Limits
 from domain.links import CodeLinks, LinkSigner
 from domain.passwords import PasswordPolicy, new_hasher, normalising
@@ -42,19 +41,8 @@ class Services:
     mail_domain: str
     default_language: str
     compose: Composer
-    _decoy: list = field(default_factory=list, repr=False)
-    _decoy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def decoy_hash(self) -> str:
-        """A real argon2id hash to verify against when a username is unknown, so the miss costs the same.
-
-        Made at the first miss, not at start: every command and server start would otherwise pay a hash.
-        """
-        with self._decoy_lock:
-            if not self._decoy:
-                self._decoy.append(self.hasher.hash("kapu decoy password, never used"))
-            return self._decoy[0]
+    # Verified against when a username is unknown, so the miss costs what a wrong password costs.
+    decoy_hash: str = ""
 
     @classmethod
     def from_config(cls, config, compose: Composer, hasher: PasswordHasher | None = None):
@@ -79,6 +67,7 @@ class Services:
             mail_domain=mail_domain(config["KAPU_BASE_URL"], config["KAPU_MAIL_FROM"]),
             default_language=config["KAPU_LANGUAGE"],
             compose=compose,
+            decoy_hash=passwords.decoy_hash(hasher),
         )
 
 

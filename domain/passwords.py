@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import secrets
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from math import prod
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import ARGON2_VERSION
 
 # 800-63B-4: a password that is the only factor SHALL be at least 15 characters.
 MIN_LENGTH = 15
@@ -161,6 +164,20 @@ def new_hasher() -> NormalisingHasher:
     the other cores from everyone else. Hashes made with p=4 still verify and are replaced at the next login.
     """
     return NormalisingHasher(parallelism=1)
+
+
+def decoy_hash(hasher: PasswordHasher) -> str:
+    """An argon2id hash with *hasher*'s parameters that no password matches, made without hashing anything.
+
+    Verifying costs what the parameters say, whatever the salt and digest: a random digest makes a miss cost
+    exactly what a wrong password costs, from the first miss on, and starting a process pays nothing for it.
+    """
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii").rstrip("=")
+
+    salt, digest = secrets.token_bytes(hasher.salt_len), secrets.token_bytes(hasher.hash_len)
+    parameters = f"m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}"
+    return f"$argon2id$v={ARGON2_VERSION}${parameters}${b64(salt)}${b64(digest)}"
 
 
 def _verifies(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:

@@ -15,25 +15,45 @@ from tests.served import ROOT, clean_environment
 LOADED_ON_FIRST_USE = ("zxcvbn", "markdown_it", "email_validator", "confusable_homoglyphs", "playhouse.db_url")
 
 
-def test_building_the_app_hashes_nothing_and_an_unknown_name_costs_a_real_hash_made_once(app_config, monkeypatch):
-    hashed = []
-    real_hash = PasswordHasher.hash
+def test_building_the_app_hashes_nothing_and_an_unknown_name_is_verified_like_a_wrong_password(
+        app_config, monkeypatch):
+    hashed, verified = [], []
+    real_hash, real_verify = PasswordHasher.hash, PasswordHasher.verify
 
     def counting_hash(self, password, *, salt=None):
         hashed.append(password)
         return real_hash(self, password, salt=salt)
 
+    def counting_verify(self, stored, password):
+        verified.append(stored)
+        return real_verify(self, stored, password)
+
     monkeypatch.setattr(PasswordHasher, "hash", counting_hash)
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
     app = create_app(app_config)
     assert hashed == []
 
     services = app.extensions["kapu"]
     with app.app_context():
         assert accounts.authenticate(services, "nobody.here", "kerekes kút mellett áll a nyírfa") is None
-        assert len(hashed) == 1  # the decoy the unknown name was verified against
-        assert accounts.authenticate(services, "nobody.else", "kerekes kút mellett áll a nyírfa") is None
-    assert len(hashed) == 1
-    assert services.decoy_hash.startswith("$argon2id$")
+    # No hash made for the miss (the first miss costs what every other one does): one argon2id verification,
+    # against a hash carrying the hasher's own cost parameters.
+    assert hashed == []
+    assert verified == [services.decoy_hash]
+    hasher = services.hasher
+    assert services.decoy_hash.startswith(
+        f"$argon2id$v=19$m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}$")
+
+
+def test_the_decoy_costs_the_same_argon2_work_as_a_real_hash_and_matches_nothing():
+    from domain import passwords
+
+    hasher = passwords.new_hasher()
+    decoy, real = passwords.decoy_hash(hasher), hasher.hash("kerekes kút mellett áll a nyírfa")
+    assert decoy.split("$")[1:4] == real.split("$")[1:4]  # argon2id, version, m/t/p: the whole cost
+    assert [len(part) for part in decoy.split("$")[4:]] == [len(part) for part in real.split("$")[4:]]
+    assert passwords.verify(hasher, decoy, "kerekes kút mellett áll a nyírfa") == (False, None)
+    assert passwords.decoy_hash(hasher) != decoy
 
 
 def test_starting_the_app_leaves_the_first_use_modules_unloaded(tmp_path):
