@@ -9,6 +9,7 @@ may be read-only or a temporary unpack folder; WhiteNoise then serves them befor
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -20,11 +21,18 @@ from whitenoise.compress import Compressor
 FINGERPRINTED = re.compile(r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
 PLAIN_MAX_AGE = 60  # seconds: a file asked for by its plain name may change with the next release
 
+log = logging.getLogger("kapu")
+
 
 def install(app, headers: dict[str, str]):
     """Serve app.static_folder through WhiteNoise in front of *app*, each answer carrying *headers*."""
     source = Path(app.static_folder)
-    names = fingerprint(source, Path(app.instance_path) / "static")
+    copies = Path(app.instance_path) / "static"
+    try:
+        names = fingerprint(source, copies)
+    except OSError as error:  # a read-only data folder: plain names only, still correct, cached briefly
+        log.warning("static files keep their plain names: cannot write %s (%s)", copies, error.strerror)
+        names = {}
 
     def add_headers(response_headers, _path, _url):
         for name, value in headers.items():
@@ -33,7 +41,8 @@ def install(app, headers: dict[str, str]):
     server = WhiteNoise(app.wsgi_app, max_age=PLAIN_MAX_AGE, allow_all_origins=False, add_headers_function=add_headers,
                         immutable_file_test=lambda _path, url: bool(FINGERPRINTED.search(url)))
     server.add_files(source, prefix="static/")
-    server.add_files(Path(app.instance_path) / "static", prefix="static/")
+    if names:
+        server.add_files(copies, prefix="static/")
     app.wsgi_app = server
 
     @app.url_defaults

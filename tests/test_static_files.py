@@ -58,3 +58,16 @@ def test_a_changed_file_gets_a_new_name_and_the_old_one_stays_served(tmp_path):
     assert first != second and re.fullmatch(r"css/site\.[0-9a-f]{12}\.css", second)
     assert (target / first).exists() and (target / second).exists()  # a page still open asks for the old one
     assert gzip.decompress((target / f"{second}.gz").read_bytes()) == (source / "css/site.css").read_bytes()
+
+
+def test_a_read_only_data_folder_leaves_the_plain_names_working(app_config, monkeypatch):
+    from app import create_app
+
+    def refuse(_source, _target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(static_files, "fingerprint", refuse)
+    client = create_app(app_config).test_client()
+    urls = loaded_urls(client.get("/activate").get_data(as_text=True))
+    assert "/static/css/kapu.css" in urls and "/static/vendor/htmx.min.js" in urls
+    assert client.get("/static/css/kapu.css", buffered=True).status_code == 200
