@@ -5,7 +5,6 @@ from urllib.parse import urlencode
 from flask import current_app, g, render_template, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
-from flask_caching import Cache
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -26,10 +25,7 @@ from views import (
     registration,
     text,
 )
-from views.common import NoticeBanner, client_address
-
-# Template fragments that depend only on the language (a pristine form's fields), kept in each process's memory.
-fragments = Cache(config={"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 0, "CACHE_THRESHOLD": 100})
+from views.common import NoticeBanner, client_address, fragments
 
 ERROR_TEXT = {
     400: lambda: _("The request could not be understood. Go back, reload the page and try again."),

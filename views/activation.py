@@ -4,7 +4,15 @@ from flask import Blueprint, abort, redirect, render_template, session, url_for
 
 from domain import activation, issuing, limits
 from forms.activation import ActivationForm
-from views.common import client_address, client_subject, limited_checks, limited_per_client, services, too_many
+from views.common import (
+    client_address,
+    client_subject,
+    limited_checks,
+    limited_per_client,
+    same_for_every_visitor,
+    services,
+    too_many,
+)
 
 bp = Blueprint("activation", __name__)
 
@@ -27,7 +35,8 @@ def show_form():
     state = issuing.inspect_link(services(), token) if isinstance(token, str) else None
     if state is None or state.status != "valid":
         session.pop(LINK_IN_SESSION, None)
-        return render_template("activate.html", form=ActivationForm(formdata=None))
+        return same_for_every_visitor(
+            "activate", lambda: render_template("activate.html", form=ActivationForm(formdata=None)))
     form = ActivationForm(formdata=None, code=state.code)
     return render_template("activate.html", form=form, deadline=state.deadline)
 

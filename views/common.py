@@ -7,10 +7,14 @@ import math
 import time
 
 from flask import current_app, g, redirect, render_template, request, url_for
-from flask_babel import ngettext
+from flask_babel import get_locale, ngettext
+from flask_caching import Cache
+from flask_wtf.csrf import generate_csrf
 
 from domain import audit, limits, notices
 
+# Template fragments and pages that look alike for many visitors, kept in each process's memory (Flask-Caching).
+fragments = Cache(config={"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 0, "CACHE_THRESHOLD": 100})
 # How stale a worker's notice banner may be after another process (a worker, the CLI) changes a notice.
 NOTICES_FRESH_SECONDS = 2.0
 
@@ -40,6 +44,24 @@ class NoticeBanner:
 def active_notices():
     """The notices the banner shows now (cached per process for a few seconds)."""
     return current_app.extensions["kapu_notice_banner"].current()
+
+
+def same_for_every_visitor(name, draw):
+    """A page a visitor who is not logged in sees like everyone else (no query arguments): drawn once per language
+    and set of current notices, then served with this visitor's own CSRF token in place of the one it was drawn with.
+    Anyone else gets draw() as usual."""
+    if g.get("account") is not None or request.args:
+        return draw()
+    token = generate_csrf()  # this visitor's, kept in their session
+    shown = tuple((n.id, n.updated_at) for n in active_notices())
+    key = f"page:{name}:{get_locale()}:{shown!r}"
+    kept = fragments.get(key)
+    if kept is None:
+        page = draw()
+        fragments.set(key, (page, token))
+        return page
+    page, drawn_with = kept
+    return page.replace(drawn_with, token)
 
 
 def client_address() -> str:
