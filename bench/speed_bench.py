@@ -131,15 +131,21 @@ def wrk(folder, port, method, path, body="", headers=None):
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p99 = _milliseconds(re.search(r"99%\s+(\S+)", output).group(1))
+    latency = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)  # the distribution's line, not a "xx.99%"
+    p99 = _milliseconds(latency.group(1)) if latency else float("nan")
+    if p99 != p99:  # NaN: say what wrk said
+        print(output, file=sys.stderr)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     failures = re.search(r"Socket errors: .*", output)
     return rate, p99, int(errors.group(1)) if errors else 0, failures.group(0) if failures else ""
 
 
 def _milliseconds(text):
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:  # wrk printed no latency (no request finished)
+        return float("nan")
+    number, unit = found.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def prepare_kapu(folder, env):
