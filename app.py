@@ -33,8 +33,7 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 PERMISSIONS_POLICY = (
-    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
-    "payment=(), usb=()"
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 )
 # Every answer's security headers (pages add more below; static files get just these).
 SECURITY_HEADERS = {
@@ -86,9 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_refuse_cross_site_posts)  # Flask-WTF checks the Referer only over https
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    app.extensions["kapu"] = Services.from_config(
-        app.config, mail.compose, hasher=app.config.get("PASSWORD_HASHER")
-    )
+    app.extensions["kapu"] = Services.from_config(app.config, mail.compose, hasher=app.config.get("PASSWORD_HASHER"))
     app.before_request(_remember_language)
     app.after_request(_security_headers)
     views.init_app(app)

@@ -30,8 +30,9 @@ def add_commands(app):
 
 def _validated_registration(username, full_name, email):
     """The online form's own validators check what the clerk typed: one rule, wherever it is entered."""
-    form = RegistrationForm(formdata=MultiDict({"username": username, "full_name": full_name, "email": email}),
-                            meta={"csrf": False})
+    form = RegistrationForm(
+        formdata=MultiDict({"username": username, "full_name": full_name, "email": email}), meta={"csrf": False}
+    )
     if not form.validate():
         name, messages = next(iter(form.errors.items()))
         raise CommandError(f"--{name.replace('_', '-')}: {messages[0]}")
@@ -52,15 +53,22 @@ def register_citizen(username, full_name, email, office, language):
         raise CommandError(f"--office {office!r} is not a known registration office")
     services = current_app.extensions["kapu"]
     result = accounts.register(
-        services, username=form.username.data, full_name=form.full_name.data, email=form.email.data,
-        language=language or services.default_language, channel="office" if office else "cli",
-        office=office, actor="cli",
+        services,
+        username=form.username.data,
+        full_name=form.full_name.data,
+        email=form.email.data,
+        language=language or services.default_language,
+        channel="office" if office else "cli",
+        office=office,
+        actor="cli",
     )
     if result.taken:
         raise CommandError(f"the username {username!r} is already taken")
     where = "by SMTP" if current_app.config["KAPU_SMTP_HOST"] else "to /dev/mailbox"
-    click.echo(f"Registered {result.account.display_username}; the activation code was sent to "
-               f"{result.account.email} ({where}).")
+    click.echo(
+        f"Registered {result.account.display_username}; the activation code was sent to "
+        f"{result.account.email} ({where})."
+    )
 
 
 @click.command("send-mail")
@@ -84,8 +92,13 @@ def send_mail(once):
 @click.option("--demo", is_flag=True, help="on an empty database, add demo offices and a pending `demo` account")
 @click.option("--host", envvar="KAPU_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="KAPU_PORT", default=5000, type=click.IntRange(1, 65535), show_default=True)
-@click.option("--threads", default=serving.THREADS_PER_WORKER, type=click.IntRange(1, 64), show_default=True,
-              help="threads per worker process (KAPU_WORKERS sets the processes)")
+@click.option(
+    "--threads",
+    default=serving.THREADS_PER_WORKER,
+    type=click.IntRange(1, 64),
+    show_default=True,
+    help="threads per worker process (KAPU_WORKERS sets the processes)",
+)
 @with_schema
 def serve(demo, host, port, threads):
     """The production server: a process per core, mail delivery, graceful stop on SIGTERM; seeds only with --demo."""
@@ -94,13 +107,18 @@ def serve(demo, host, port, threads):
     if demo and not os.environ.get("KAPU_DEV_MAILBOX", "").strip():
         app.config["KAPU_DEV_MAILBOX"] = True  # the demo shows its mail (KAPU_DEV_MAILBOX=0 keeps it off)
     if app.config.get("KAPU_DEV_MAILBOX"):
-        click.echo("WARNING: KAPU_DEV_MAILBOX is on: /dev/mailbox shows every unsent message, live codes "
-                   "included. Never use it in production.", err=True)
+        click.echo(
+            "WARNING: KAPU_DEV_MAILBOX is on: /dev/mailbox shows every unsent message, live codes "
+            "included. Never use it in production.",
+            err=True,
+        )
     if not app.config["KAPU_SMTP_HOST"]:
         click.echo("Warning: KAPU_SMTP_HOST is not set; mail is kept in the database and not delivered.", err=True)
     workers = app.config["KAPU_WORKERS"]
-    click.echo(f"Kapu is running at http://{_url_host(host)}:{port}/ ({workers} worker process"
-               f"{'es' if workers != 1 else ''} x {threads} threads)")
+    click.echo(
+        f"Kapu is running at http://{_url_host(host)}:{port}/ ({workers} worker process"
+        f"{'es' if workers != 1 else ''} x {threads} threads)"
+    )
     if demo_link:
         click.echo(f"Demo activation link (username: demo): {demo_link}")
     sys.stdout.flush()
@@ -115,8 +133,14 @@ def _seed_demo(app):
     services = app.extensions["kapu"]
     offices.seed_demo_offices()
     result = accounts.register(
-        services, username="demo", full_name="Demo Polgár", email="demo@example.hu",
-        language=services.default_language, channel="office", office="BP-KA-01", actor="demo-seed",
+        services,
+        username="demo",
+        full_name="Demo Polgár",
+        email="demo@example.hu",
+        language=services.default_language,
+        channel="office",
+        office="BP-KA-01",
+        actor="demo-seed",
     )
     return result.link
 
@@ -182,9 +206,17 @@ def notice_add(title, body, service, still_works, contact, severity, detected_at
     for name, value, cap in (("--title", title, 200), ("--body", body, 4000), ("--service", service, 200)):
         if len(value) > cap or (name != "--service" and not value.strip()):
             raise CommandError(f"{name} must be 1 to {cap} characters")
-    notice = notices.add(title=title, body=body, service=service, still_works=still_works, contact=contact,
-                         severity=severity, detected_at=_moment(detected_at, "--detected-at"),
-                         until=_moment(until, "--until"), actor="cli")
+    notice = notices.add(
+        title=title,
+        body=body,
+        service=service,
+        still_works=still_works,
+        contact=contact,
+        severity=severity,
+        detected_at=_moment(detected_at, "--detected-at"),
+        until=_moment(until, "--until"),
+        actor="cli",
+    )
     click.echo(f"Notice {notice.id} published.")
 
 

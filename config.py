@@ -84,9 +84,7 @@ def _database_url(env, instance_path):
     raw = env.get("KAPU_DATABASE_URL", "").strip() or "sqlite:///instance/kapu.db"
     scheme = raw.split(":", 1)[0]
     if scheme not in ("sqlite", "postgresql", "postgres") or "://" not in raw:
-        raise ConfigError(
-            f"KAPU_DATABASE_URL must start with sqlite:/// or postgresql:// (got {raw!r})"
-        )
+        raise ConfigError(f"KAPU_DATABASE_URL must start with sqlite:/// or postgresql:// (got {raw!r})")
     if raw == "sqlite:///instance/kapu.db":
         return f"sqlite:///{Path(instance_path) / 'kapu.db'}"
     return raw
@@ -172,21 +170,27 @@ def _smtp(env):
     starttls = _flag(env, "KAPU_SMTP_STARTTLS")
     implicit_tls = _flag(env, "KAPU_SMTP_TLS")
     if starttls and implicit_tls:
-        raise ConfigError("KAPU_SMTP_TLS (TLS from the first byte, port 465) and KAPU_SMTP_STARTTLS "
-                          "(upgrade on port 25/587) exclude each other: set one")
+        raise ConfigError(
+            "KAPU_SMTP_TLS (TLS from the first byte, port 465) and KAPU_SMTP_STARTTLS "
+            "(upgrade on port 25/587) exclude each other: set one"
+        )
     username = env.get("KAPU_SMTP_USERNAME") or None
     allow_plaintext = _flag(env, "KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN")
     host = env.get("KAPU_SMTP_HOST", "").strip() or None
     if host and username and not (starttls or implicit_tls or allow_plaintext):
-        raise ConfigError("KAPU_SMTP_USERNAME is set without KAPU_SMTP_STARTTLS=1 or KAPU_SMTP_TLS=1: the SMTP "
-                          "password would travel in clear (KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN=1 allows it)")
+        raise ConfigError(
+            "KAPU_SMTP_USERNAME is set without KAPU_SMTP_STARTTLS=1 or KAPU_SMTP_TLS=1: the SMTP "
+            "password would travel in clear (KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN=1 allows it)"
+        )
     ca_file = env.get("KAPU_SMTP_CA_FILE", "").strip() or None
     if ca_file:
         try:
             ssl.create_default_context(cafile=ca_file)
         except (OSError, ssl.SSLError) as error:
-            raise ConfigError(f"KAPU_SMTP_CA_FILE must be a readable PEM file of CA certificates "
-                              f"({ca_file}: {getattr(error, 'strerror', None) or error})") from None
+            raise ConfigError(
+                f"KAPU_SMTP_CA_FILE must be a readable PEM file of CA certificates "
+                f"({ca_file}: {getattr(error, 'strerror', None) or error})"
+            ) from None
     return {
         "KAPU_SMTP_HOST": host,
         "KAPU_SMTP_PORT": _integer(env, "KAPU_SMTP_PORT", 465 if implicit_tls else 25, 1, 65535),
@@ -213,7 +217,8 @@ def load(env: dict | None = None, instance_path: str = "instance") -> dict:
         "SECRET_KEY": _secret_key(env, instance_path),
         "SECRET_KEY_FALLBACKS": _secret_key_fallbacks(env),
         # Where the generated key lives (backup takes it along); None when KAPU_SECRET_KEY is set.
-        "KAPU_SECRET_KEY_FILE": None if (env.get("KAPU_SECRET_KEY") or "").strip()
+        "KAPU_SECRET_KEY_FILE": None
+        if (env.get("KAPU_SECRET_KEY") or "").strip()
         else str(Path(instance_path) / "secret_key"),
         "KAPU_BASE_URL": base_url,
         "KAPU_CODE_TTL": _integer(env, "KAPU_CODE_TTL", 259200, 1, 366 * 86400),

@@ -23,7 +23,7 @@ POOL_DEFAULTS = {"max_connections": 20, "stale_timeout": 300, "timeout": 10}
 def open_database(url: str):
     """SQLite with WAL, foreign keys and IMMEDIATE write transactions; PostgreSQL through a psycopg 3 pool."""
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return _WalSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
@@ -137,5 +137,5 @@ def reset_sequences(database, models):
         table = model._meta.table_name
         database.execute_sql(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "  # noqa: S608 - table names are ours
-            f"COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false)"
+            f'COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1, false)'
         )

@@ -73,14 +73,18 @@ def init_app(app, client_address):
     def _access(response):
         fields = request_fields(client_address)
         fields.update(status=response.status_code, duration_ms=round(elapsed_ms(), 2))
-        access_log.info("%(method)s %(route)s %(status)s %(duration_ms)sms client=%(client)s id=%(request_id)s",
-                        fields, extra=fields)
+        access_log.info(
+            "%(method)s %(route)s %(status)s %(duration_ms)sms client=%(client)s id=%(request_id)s",
+            fields,
+            extra=fields,
+        )
         return response
 
     def log_exception(exc_info):
         fields = request_fields(client_address)
-        error_log.error("unhandled error in %(method)s %(route)s id=%(request_id)s", fields, exc_info=exc_info,
-                        extra=fields)
+        error_log.error(
+            "unhandled error in %(method)s %(route)s id=%(request_id)s", fields, exc_info=exc_info, extra=fields
+        )
 
     app.log_exception = log_exception  # Flask's own would log the raw path (tokens) and no id
 
@@ -95,5 +99,9 @@ def elapsed_ms() -> float:
 
 
 def request_fields(client_address) -> dict:
-    return {"request_id": g.get("request_id", "-"), "method": request.method, "route": route(),
-            "client": client_address()}
+    return {
+        "request_id": g.get("request_id", "-"),
+        "method": request.method,
+        "route": route(),
+        "client": client_address(),
+    }

@@ -47,13 +47,22 @@ class _Metrics:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("kapu_http_requests", "HTTP requests by route rule, method and status",
-                                ["route", "method", "status"], registry=self.registry)
-        self.latency = Histogram("kapu_http_request_duration_seconds", "Time to answer a request, by route rule",
-                                 ["route"], registry=self.registry,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-        self.rate_limited = Counter("kapu_rate_limited", "Requests refused with 429, by route rule", ["route"],
-                                    registry=self.registry)
+        self.requests = Counter(
+            "kapu_http_requests",
+            "HTTP requests by route rule, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kapu_http_request_duration_seconds",
+            "Time to answer a request, by route rule",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.rate_limited = Counter(
+            "kapu_rate_limited", "Requests refused with 429, by route rule", ["route"], registry=self.registry
+        )
         self.activations = Counter("kapu_activations", "Accounts activated", registry=self.registry)
         self.failed_logins = Counter("kapu_login_failures", "Failed logins", registry=self.registry)
 
@@ -105,12 +114,14 @@ class OutboxCollector:
         waiting = OutboxMessage.status.in_(("pending", "sending"))
         pending = OutboxMessage.select().where(waiting).count()
         failed = OutboxMessage.select().where(OutboxMessage.status == "failed").count()
-        oldest = OutboxMessage.select(OutboxMessage.created_at).where(waiting).order_by(
-            OutboxMessage.created_at).first()
+        oldest = (
+            OutboxMessage.select(OutboxMessage.created_at).where(waiting).order_by(OutboxMessage.created_at).first()
+        )
         age = (clock.now() - oldest.created_at) / timedelta(seconds=1) if oldest else 0.0
         yield GaugeMetricFamily("kapu_outbox_pending", "Mail waiting to be sent", value=pending)
-        yield GaugeMetricFamily("kapu_outbox_oldest_pending_seconds", "Age of the oldest mail waiting",
-                                value=max(0.0, age))
+        yield GaugeMetricFamily(
+            "kapu_outbox_oldest_pending_seconds", "Age of the oldest mail waiting", value=max(0.0, age)
+        )
         yield GaugeMetricFamily("kapu_outbox_failed", "Mail given up on (cannot be decrypted)", value=failed)
 
 

@@ -232,8 +232,19 @@ class OpsState(BaseModel):
         table_name = "ops_state"
 
 
-ALL_MODELS = [Office, Account, OneTimeCode, OutboxMessage, AuditEvent, Hit, Notice, Article, LoginSession,
-              SchemaVersion, OpsState]
+ALL_MODELS = [
+    Office,
+    Account,
+    OneTimeCode,
+    OutboxMessage,
+    AuditEvent,
+    Hit,
+    Notice,
+    Article,
+    LoginSession,
+    SchemaVersion,
+    OpsState,
+]
 
 
 def prepare_schema() -> bool:

@@ -52,8 +52,10 @@ def restore(database_path: str, key_file: str | None, source: str, *, force: boo
         _check_backup(extracted)
         if not force:
             _check_nothing_lost(database_path)
-        with contextlib.closing(sqlite3.connect(extracted)) as copy, \
-                contextlib.closing(sqlite3.connect(database_path, timeout=10)) as live:
+        with (
+            contextlib.closing(sqlite3.connect(extracted)) as copy,
+            contextlib.closing(sqlite3.connect(database_path, timeout=10)) as live,
+        ):
             copy.backup(live)
     if key is not None and key_file:
         with _private_temp(Path(key_file).parent) as new_key:
@@ -98,8 +100,9 @@ def _check_nothing_lost(database_path):
             tables = {row[0] for row in live.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             for table in ("account", "outbox_message"):
                 if table in tables and live.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():  # noqa: S608
-                    raise OperationError(f"{database_path} already holds data; stop the server and add --force "
-                                         "to replace it")
+                    raise OperationError(
+                        f"{database_path} already holds data; stop the server and add --force to replace it"
+                    )
 
 
 def _add_bytes(archive, name, data):

@@ -81,9 +81,11 @@ def init_db(demo):
 def _sqlite_path():
     url = current_app.config["KAPU_DATABASE_URL"]
     if not url.startswith("sqlite:///"):
-        raise CommandError("backup and restore handle SQLite; for PostgreSQL use pg_dump and pg_restore "
-                           "(and keep KAPU_SECRET_KEY with the dump)")
-    return url[len("sqlite:///"):]
+        raise CommandError(
+            "backup and restore handle SQLite; for PostgreSQL use pg_dump and pg_restore "
+            "(and keep KAPU_SECRET_KEY with the dump)"
+        )
+    return url[len("sqlite:///") :]
 
 
 @click.command("backup")
@@ -100,9 +102,11 @@ def backup(target):
     if with_key:
         click.echo(f"Backed up the database and its secret key to {target} (mode 0600).")
     else:
-        click.echo(f"Backed up the database to {target} (mode 0600). KAPU_SECRET_KEY is set in the environment "
-                   "and is not in the backup: keep it (and KAPU_SECRET_KEY_FALLBACKS) with this file, or pending "
-                   "mail, live codes and links cannot be used after a restore.")
+        click.echo(
+            f"Backed up the database to {target} (mode 0600). KAPU_SECRET_KEY is set in the environment "
+            "and is not in the backup: keep it (and KAPU_SECRET_KEY_FALLBACKS) with this file, or pending "
+            "mail, live codes and links cannot be used after a restore."
+        )
 
 
 @click.command("restore")
@@ -118,8 +122,10 @@ def restore(source, force):
     except operations.OperationError as error:
         raise CommandError(str(error)) from None
     what = "the database and its secret key" if with_key else "the database"
-    click.echo(f"Restored {what} from {source}. Start the server again"
-               + ("; run `migrate` first (the backup's schema is older)." if _older() else "."))
+    click.echo(
+        f"Restored {what} from {source}. Start the server again"
+        + ("; run `migrate` first (the backup's schema is older)." if _older() else ".")
+    )
 
 
 def _older():

@@ -28,9 +28,7 @@ def install(app):
 
 def has_forwarding_headers(environ) -> bool:
     """Whether a request carries any proxy header (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`), trusted or not."""
-    return any(
-        name in ("HTTP_FORWARDED", "HTTP_X_REAL_IP") or name.startswith("HTTP_X_FORWARDED_") for name in environ
-    )
+    return any(name in ("HTTP_FORWARDED", "HTTP_X_REAL_IP") or name.startswith("HTTP_X_FORWARDED_") for name in environ)
 
 
 def parse_address(text: str) -> IPv4Address | IPv6Address | None:

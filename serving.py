@@ -76,7 +76,7 @@ class DeliveryLease:
         if self.held:
             return True
         if self.url.startswith("sqlite:///"):
-            self.held = self._lock_file(self.url[len("sqlite:///"):])
+            self.held = self._lock_file(self.url[len("sqlite:///") :])
         elif self.url.startswith(("postgresql://", "postgres://")):
             self.held = self._lock_advisory()
         else:
@@ -243,8 +243,9 @@ def _serve_waitress(app, host, port, threads, transport):
 
     # Kapu decides which forwarding headers count (KAPU_TRUSTED_PROXIES); waitress would otherwise delete them
     # first, and /dev/mailbox could not see that a proxy stands in front.
-    server = waitress.create_server(app, host=host, port=port, threads=threads * 2, ident="kapu",
-                                    clear_untrusted_proxy_headers=False)
+    server = waitress.create_server(
+        app, host=host, port=port, threads=threads * 2, ident="kapu", clear_untrusted_proxy_headers=False
+    )
     deliverer = Deliverer(app, transport) if transport is not None else None
     if deliverer:
         deliverer.start()

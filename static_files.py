@@ -38,8 +38,13 @@ def install(app, headers: dict[str, str]):
         for name, value in headers.items():
             response_headers[name] = value
 
-    server = WhiteNoise(app.wsgi_app, max_age=PLAIN_MAX_AGE, allow_all_origins=False, add_headers_function=add_headers,
-                        immutable_file_test=lambda _path, url: bool(FINGERPRINTED.search(url)))
+    server = WhiteNoise(
+        app.wsgi_app,
+        max_age=PLAIN_MAX_AGE,
+        allow_all_origins=False,
+        add_headers_function=add_headers,
+        immutable_file_test=lambda _path, url: bool(FINGERPRINTED.search(url)),
+    )
     server.add_files(source, prefix="static/")
     if names:
         server.add_files(copies, prefix="static/")

@@ -79,13 +79,25 @@ class Site:
         self.binary = folder / "kapu"
         shutil.copy2(binary, self.binary)
         self.env = _environment(TMPDIR=str(folder))
-        subprocess.run([str(self.binary), "init-db"], cwd=folder, env=self.env, check=True, capture_output=True,
-                       timeout=DEADLINE_SECONDS)
+        subprocess.run(
+            [str(self.binary), "init-db"],
+            cwd=folder,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=DEADLINE_SECONDS,
+        )
 
     def version(self) -> tuple[float, float]:
         started, cpu = time.monotonic(), _children_cpu()
-        subprocess.run([str(self.binary), "--version"], cwd=self.folder, env=self.env, check=True,
-                       capture_output=True, timeout=DEADLINE_SECONDS)
+        subprocess.run(
+            [str(self.binary), "--version"],
+            cwd=self.folder,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=DEADLINE_SECONDS,
+        )
         return time.monotonic() - started, _children_cpu() - cpu
 
     def serve(self, path: str) -> tuple[float, float]:
@@ -93,8 +105,9 @@ class Site:
         port = _free_port()
         env = {**self.env, "KAPU_WORKERS": "2", "KAPU_PORT": str(port)}
         started = time.monotonic()
-        server = subprocess.Popen([str(self.binary), "serve"], cwd=self.folder, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(self.binary), "serve"], cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             while not _answers(f"http://127.0.0.1:{port}{path}"):
                 if server.poll() is not None:
@@ -115,8 +128,10 @@ def _children_cpu() -> float:
 
 def _summary(measured) -> str:
     walls, cpus = [wall for wall, _ in measured], [cpu for _, cpu in measured]
-    return (f"{statistics.median(walls):.2f} s ({min(walls):.2f}-{max(walls):.2f}), "
-            f"CPU {statistics.median(cpus):.2f} s ({min(cpus):.2f}-{max(cpus):.2f})")
+    return (
+        f"{statistics.median(walls):.2f} s ({min(walls):.2f}-{max(walls):.2f}), "
+        f"CPU {statistics.median(cpus):.2f} s ({min(cpus):.2f}-{max(cpus):.2f})"
+    )
 
 
 def main():
@@ -124,9 +139,11 @@ def main():
     parser.add_argument("binaries", nargs="*", type=Path, default=[ROOT / "dist" / "kapu"])
     parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
-    measures = {"--version": lambda site: site.version(),
-                "serve to /healthz": lambda site: site.serve("/healthz"),
-                "serve to /": lambda site: site.serve("/")}
+    measures = {
+        "--version": lambda site: site.version(),
+        "serve to /healthz": lambda site: site.serve("/healthz"),
+        "serve to /": lambda site: site.serve("/"),
+    }
     with tempfile.TemporaryDirectory(prefix="kapu-coldstart-") as scratch:
         sites = [Site(binary, Path(scratch) / f"site{number}") for number, binary in enumerate(options.binaries)]
         times = {(site, name): [] for site in sites for name in measures}
@@ -145,8 +162,11 @@ def main():
         first = sites[0]
         for site, binary in zip(sites[1:], options.binaries[1:], strict=True):
             for name in measures:
-                ratios = [statistics.median([m[kind] for m in times[site, name]])
-                          / statistics.median([m[kind] for m in times[first, name]]) for kind in (0, 1)]
+                ratios = [
+                    statistics.median([m[kind] for m in times[site, name]])
+                    / statistics.median([m[kind] for m in times[first, name]])
+                    for kind in (0, 1)
+                ]
                 print(f"{binary} / {options.binaries[0]}, {name}: wall {ratios[0]:.2f}, CPU {ratios[1]:.2f}")
     print(f"goal: first answer < {GOAL_SECONDS} s")
 

@@ -41,10 +41,25 @@ ALLOWED_RATIO = 1.2
 
 
 def make_app(url):
-    unlimited = {k: "10000" for k in ("KAPU_CLIENT_POSTS_PER_MINUTE", "KAPU_CLIENT_WRONG_CODES_PER_HOUR",
-                                       "KAPU_CODES_PER_ACCOUNT_PER_HOUR", "KAPU_CLIENT_MAILS_PER_HOUR")}
-    return create_app({"KAPU_DATABASE_URL": url, "KAPU_SECRET_KEY": "bench-" * 6, "KAPU_SMTP_HOST": "",
-                       "KAPU_BASE_URL": "http://127.0.0.1:5000", "PASSWORD_HASHER": CHEAP_ARGON2, **unlimited})
+    unlimited = {
+        k: "10000"
+        for k in (
+            "KAPU_CLIENT_POSTS_PER_MINUTE",
+            "KAPU_CLIENT_WRONG_CODES_PER_HOUR",
+            "KAPU_CODES_PER_ACCOUNT_PER_HOUR",
+            "KAPU_CLIENT_MAILS_PER_HOUR",
+        )
+    }
+    return create_app(
+        {
+            "KAPU_DATABASE_URL": url,
+            "KAPU_SECRET_KEY": "bench-" * 6,
+            "KAPU_SMTP_HOST": "",
+            "KAPU_BASE_URL": "http://127.0.0.1:5000",
+            "PASSWORD_HASHER": CHEAP_ARGON2,
+            **unlimited,
+        }
+    )
 
 
 def seed_filler(database, total):
@@ -54,8 +69,12 @@ def seed_filler(database, total):
         return
     now = datetime(2026, 1, 1)
     columns, values, params = [], [], []
-    generated = {"username": "'filler.' || n", "display_username": "'filler.' || n",
-                 "email": "'filler' || n || '@example.hu'", "full_name": "'Filler'"}
+    generated = {
+        "username": "'filler.' || n",
+        "display_username": "'filler.' || n",
+        "email": "'filler' || n || '@example.hu'",
+        "full_name": "'Filler'",
+    }
     for field in Account._meta.sorted_fields:
         if field.name == "id":
             continue
@@ -98,8 +117,14 @@ def pending_citizens(app, prefix, count):
     found = []
     with app.test_request_context():
         for i in range(count):
-            result = accounts.register(kapu, username=f"{prefix}.{i}", full_name="Bench", language="hu",
-                                       email=f"{prefix}.{i}@example.hu", channel="office")
+            result = accounts.register(
+                kapu,
+                username=f"{prefix}.{i}",
+                full_name="Bench",
+                language="hu",
+                email=f"{prefix}.{i}@example.hu",
+                channel="office",
+            )
             found.append((f"{prefix}.{i}", result.link.rsplit("/", 1)[1]))
     return [(username, kapu.activation_links.read(token).data.code) for username, token in found]
 
@@ -202,7 +227,7 @@ def interleaved(sizes, name, work, items_of):
     batch = SAMPLES // ROUNDS
     for number in range(ROUNDS):
         for size in sizes if number % 2 == 0 else reversed(sizes):
-            size.time(name, work, items_of(size)[number * batch:(number + 1) * batch])
+            size.time(name, work, items_of(size)[number * batch : (number + 1) * batch])
 
 
 def bench(label, small_url, large_url, large, explain=False):
@@ -219,16 +244,22 @@ def bench(label, small_url, large_url, large, explain=False):
     for size in sizes:
         activations_per_s = size.throughput(activate, size.parallel)
         logins_per_s = size.throughput(log_in, size.parallel)
-        print(f"{label:<11} {size.total:>9,} accounts   activation p50 {size.p50('activation'):6.2f} ms"
-              f"  {activations_per_s:6.0f}/s   login p50 {size.p50('login'):6.2f} ms  {logins_per_s:6.0f}/s"
-              f" ({THREADS} threads)", flush=True)
+        print(
+            f"{label:<11} {size.total:>9,} accounts   activation p50 {size.p50('activation'):6.2f} ms"
+            f"  {activations_per_s:6.0f}/s   login p50 {size.p50('login'):6.2f} ms  {logins_per_s:6.0f}/s"
+            f" ({THREADS} threads)",
+            flush=True,
+        )
     ok = True
     for name in ("activation", "login"):
         ratio = sizes[1].p50(name) / sizes[0].p50(name)
         verdict = "ok" if ratio <= ALLOWED_RATIO else f"OVER {ALLOWED_RATIO}x"
         ok = ok and ratio <= ALLOWED_RATIO
-        print(f"{label:<11} {name} p50 at {large:,} / at {SMALL:,} accounts: {ratio:.2f}x  {verdict}"
-              f" ({SAMPLES} samples each, {ROUNDS} interleaved rounds)", flush=True)
+        print(
+            f"{label:<11} {name} p50 at {large:,} / at {SMALL:,} accounts: {ratio:.2f}x  {verdict}"
+            f" ({SAMPLES} samples each, {ROUNDS} interleaved rounds)",
+            flush=True,
+        )
     if explain:
         sizes[1].explain()
     for size in sizes:
@@ -246,16 +277,26 @@ def main():
     ok = True
     if "sqlite" in kinds:
         folder = Path(mkdtemp(prefix="kapu-bench-"))
-        ok &= bench("sqlite", f"sqlite:///{folder / 'small.db'}", f"sqlite:///{folder / 'large.db'}", options.accounts,
-                    options.explain)
+        ok &= bench(
+            "sqlite",
+            f"sqlite:///{folder / 'small.db'}",
+            f"sqlite:///{folder / 'large.db'}",
+            options.accounts,
+            options.explain,
+        )
     if "postgresql" in kinds:
         binaries = server_binaries()
         if binaries is None:
             sys.exit("PostgreSQL server binaries are missing: install Debian's postgresql package")
         server = PostgresServer(binaries).start()
         try:
-            ok &= bench("postgresql", server.url(server.create_database()), server.url(server.create_database()),
-                        options.accounts, options.explain)
+            ok &= bench(
+                "postgresql",
+                server.url(server.create_database()),
+                server.url(server.create_database()),
+                options.accounts,
+                options.explain,
+            )
         finally:
             server.stop()
     return 0 if ok else 1

@@ -7,8 +7,11 @@ reported as ratios to these, since absolute numbers drift on a shared machine.
 from flask import Flask, request
 
 PARAGRAPH = "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt.</p>\n"
-PAGE = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Baseline</title></head><body>\n"
-        + PARAGRAPH * 20 + "</body></html>\n")
+PAGE = (
+    '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Baseline</title></head><body>\n'
+    + PARAGRAPH * 20
+    + "</body></html>\n"
+)
 
 app = Flask(__name__)
 

@@ -32,26 +32,39 @@ def measure(runs: int = 150, data_dir: str | None = None) -> dict[str, float]:
     """Median seconds per case over *runs* interleaved requests each (after a warm-up)."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(data_dir or scratch)
-        app = create_app({
-            "TESTING": True, "KAPU_DATABASE_URL": f"sqlite:///{folder / 'kapu.db'}",
-            "KAPU_SECRET_KEY": "bench-secret-key-that-is-long-enough", "KAPU_BASE_URL": "http://kapu.test",
-            "KAPU_SMTP_HOST": "", "KAPU_LANGUAGE": "en",
-            "KAPU_CODES_PER_ACCOUNT_PER_HOUR": str(10 * runs), "KAPU_CLIENT_MAILS_PER_HOUR": str(10 * runs),
-            "KAPU_CLIENT_POSTS_PER_MINUTE": str(10 * runs),
-            "PASSWORD_HASHER": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
-        })
+        app = create_app(
+            {
+                "TESTING": True,
+                "KAPU_DATABASE_URL": f"sqlite:///{folder / 'kapu.db'}",
+                "KAPU_SECRET_KEY": "bench-secret-key-that-is-long-enough",
+                "KAPU_BASE_URL": "http://kapu.test",
+                "KAPU_SMTP_HOST": "",
+                "KAPU_LANGUAGE": "en",
+                "KAPU_CODES_PER_ACCOUNT_PER_HOUR": str(10 * runs),
+                "KAPU_CLIENT_MAILS_PER_HOUR": str(10 * runs),
+                "KAPU_CLIENT_POSTS_PER_MINUTE": str(10 * runs),
+                "PASSWORD_HASHER": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+            }
+        )
         try:
             with app.test_request_context():
-                accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
-                                  email="janos@example.hu", language="hu", channel="office")
+                accounts.register(
+                    app.extensions["kapu"],
+                    username="kovacs.janos",
+                    full_name="Kovács János",
+                    email="janos@example.hu",
+                    language="hu",
+                    channel="office",
+                )
             client = app.test_client()
             page = client.get("/forgotten-password").get_data(as_text=True)
             token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
             def timed(username, email):
                 start = time.perf_counter()
-                response = client.post("/forgotten-password", data={"csrf_token": token, "username": username,
-                                                                    "email": email})
+                response = client.post(
+                    "/forgotten-password", data={"csrf_token": token, "username": username, "email": email}
+                )
                 elapsed = time.perf_counter() - start
                 if response.status_code != 200:
                     raise RuntimeError(f"unexpected status {response.status_code}")

@@ -45,8 +45,11 @@ class Browser:
         return body
 
     def post(self, path, data, headers=None):
-        request = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode(),
-                                         headers={"X-CSRFToken": self.token, **(headers or {})})
+        request = urllib.request.Request(
+            self.base + path,
+            data=urllib.parse.urlencode(data).encode(),
+            headers={"X-CSRFToken": self.token, **(headers or {})},
+        )
         try:
             with self.opener.open(request) as response:
                 return response.status
@@ -69,37 +72,84 @@ def timed(label, action, rounds=ROUNDS):
 def main():
     folder = Path(tempfile.mkdtemp(prefix="kapu-bench-"))
     port = free_port()
-    limits = {k: "10000" for k in ("KAPU_CLIENT_POSTS_PER_MINUTE", "KAPU_CLIENT_WRONG_CODES_PER_HOUR",
-                                     "KAPU_CODES_PER_ACCOUNT_PER_HOUR", "KAPU_CLIENT_MAILS_PER_HOUR")}
-    app = create_app({"KAPU_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "KAPU_SECRET_KEY": "b" * 32,
-                      "KAPU_BASE_URL": f"http://127.0.0.1:{port}", "KAPU_SMTP_HOST": "",
-                      "KAPU_CODE_MAX_ATTEMPTS": "1000", **limits})
+    limits = {
+        k: "10000"
+        for k in (
+            "KAPU_CLIENT_POSTS_PER_MINUTE",
+            "KAPU_CLIENT_WRONG_CODES_PER_HOUR",
+            "KAPU_CODES_PER_ACCOUNT_PER_HOUR",
+            "KAPU_CLIENT_MAILS_PER_HOUR",
+        )
+    }
+    app = create_app(
+        {
+            "KAPU_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+            "KAPU_SECRET_KEY": "b" * 32,
+            "KAPU_BASE_URL": f"http://127.0.0.1:{port}",
+            "KAPU_SMTP_HOST": "",
+            "KAPU_CODE_MAX_ATTEMPTS": "1000",
+            **limits,
+        }
+    )
     server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     kapu = app.extensions["kapu"]
     with app.test_request_context():
-        links = [accounts.register(kapu, username=f"bench.{i}", full_name="Bench", email=f"b{i}@example.hu",
-                                   language="hu", channel="office").link for i in range(ROUNDS + 1)]
+        links = [
+            accounts.register(
+                kapu,
+                username=f"bench.{i}",
+                full_name="Bench",
+                email=f"b{i}@example.hu",
+                language="hu",
+                channel="office",
+            ).link
+            for i in range(ROUNDS + 1)
+        ]
     browser = Browser(f"http://127.0.0.1:{port}")
     browser.get("/activate")
     token_path = urllib.parse.urlsplit(links[0]).path
     timed("GET /", lambda: browser.get("/"))
     timed("GET /activate", lambda: browser.get("/activate"))
     timed("GET /activate/<token>", lambda: browser.get(token_path))
-    timed("POST /activate/check/password (zxcvbn)",
-          lambda: browser.post("/activate/check/password", {"username": "bench.1", "password": PASSWORD}))
-    timed("POST /activate (wrong code, no hashing)", lambda: browser.post("/activate", {
-        "csrf_token": browser.token, "username": "bench.1", "code": "ABCDE-23456", "password": PASSWORD,
-        "password_confirm": PASSWORD}))
-    timed("POST /forgotten-password (miss)", lambda: browser.post("/forgotten-password", {
-        "csrf_token": browser.token, "username": "nobody", "email": "n@example.hu"}))
+    timed(
+        "POST /activate/check/password (zxcvbn)",
+        lambda: browser.post("/activate/check/password", {"username": "bench.1", "password": PASSWORD}),
+    )
+    timed(
+        "POST /activate (wrong code, no hashing)",
+        lambda: browser.post(
+            "/activate",
+            {
+                "csrf_token": browser.token,
+                "username": "bench.1",
+                "code": "ABCDE-23456",
+                "password": PASSWORD,
+                "password_confirm": PASSWORD,
+            },
+        ),
+    )
+    timed(
+        "POST /forgotten-password (miss)",
+        lambda: browser.post(
+            "/forgotten-password", {"csrf_token": browser.token, "username": "nobody", "email": "n@example.hu"}
+        ),
+    )
     codes = iter(range(1, ROUNDS + 1))
 
     def activate_next():
         index = next(codes)
         code = re.search(r'"k":"(\w+)"', _payload(links[index])).group(1)
-        status = browser.post("/activate", {"csrf_token": browser.token, "username": f"bench.{index}",
-                                            "code": code, "password": PASSWORD, "password_confirm": PASSWORD})
+        status = browser.post(
+            "/activate",
+            {
+                "csrf_token": browser.token,
+                "username": f"bench.{index}",
+                "code": code,
+                "password": PASSWORD,
+                "password_confirm": PASSWORD,
+            },
+        )
         assert status == 200, status
 
     timed("POST /activate (success: argon2id + commit)", activate_next, rounds=ROUNDS - 1)

@@ -114,8 +114,14 @@ def seed_pending_accounts(database_url, env):
     codes = {}
     with app.test_request_context():
         for i in range(PEOPLE):
-            result = accounts.register(kapu, username=f"bench.{i}", full_name="Bench Elek",
-                                       email=f"bench{i}@example.hu", language="hu", channel="office")
+            result = accounts.register(
+                kapu,
+                username=f"bench.{i}",
+                full_name="Bench Elek",
+                email=f"bench{i}@example.hu",
+                language="hu",
+                channel="office",
+            )
             message = OutboxMessage.select().where(OutboxMessage.account == result.account.id).get()
             codes[f"bench.{i}"] = CODE.search(outbox.unseal(kapu, message)["text"]).group(1)
     app.extensions["kapu_database"].close()
@@ -133,8 +139,11 @@ def activations_then_logins(port, codes):
     def activate(index):
         client = Client(port)
         client.request("GET", "/activate")
-        status = client.request("POST", "/activate", {"username": names[index], "code": codes[names[index]],
-                                                      "password": PASSWORD, "password_confirm": PASSWORD})
+        status = client.request(
+            "POST",
+            "/activate",
+            {"username": names[index], "code": codes[names[index]], "password": PASSWORD, "password_confirm": PASSWORD},
+        )
         client.close()
         return status
 
@@ -150,8 +159,10 @@ def activations_then_logins(port, codes):
     middle = time.perf_counter()
     logged_in = concurrently(PEOPLE, log_in)
     end = time.perf_counter()
-    print(f"1. {PEOPLE} concurrent activations: {_tally(activated)} in {middle - start:.1f} s; "
-          f"then {PEOPLE} concurrent logins: {_tally(logged_in)} in {end - middle:.1f} s")
+    print(
+        f"1. {PEOPLE} concurrent activations: {_tally(activated)} in {middle - start:.1f} s; "
+        f"then {PEOPLE} concurrent logins: {_tally(logged_in)} in {end - middle:.1f} s"
+    )
     usable = sum(1 for status in logged_in if status == 303)
     fives = sum(1 for status in activated + logged_in if status >= 500)
     print(f"   5xx answers: {fives}; accounts usable (activated, then logged in): {usable} of {PEOPLE}")
@@ -202,13 +213,17 @@ def forgotten_password_during_logins(port, names, verify_seconds):
     for thread in threads:
         thread.join()
     prober.close()
-    print(f"2. forgotten-password POST during {LOGIN_CLIENTS} concurrent logins: "
-          f"p50 {percentile(samples, 0.5):.0f} ms, p99 {percentile(samples, 0.99):.0f} ms, "
-          f"max {max(samples):.0f} ms (n={len(samples)}; goal p99 < 100 ms)")
+    print(
+        f"2. forgotten-password POST during {LOGIN_CLIENTS} concurrent logins: "
+        f"p50 {percentile(samples, 0.5):.0f} ms, p99 {percentile(samples, 0.99):.0f} ms, "
+        f"max {max(samples):.0f} ms (n={len(samples)}; goal p99 < 100 ms)"
+    )
     cores = len(os.sched_getaffinity(0))
     goal = 0.8 * cores / verify_seconds
-    print(f"3. logins per second: {rate:.1f} (one argon2 verify {verify_seconds * 1000:.0f} ms, {cores} cores: "
-          f"goal >= 0.8 x {cores} / {verify_seconds:.3f} s = {goal:.1f}); non-success answers: {_tally(failures) or 0}")
+    print(
+        f"3. logins per second: {rate:.1f} (one argon2 verify {verify_seconds * 1000:.0f} ms, {cores} cores: "
+        f"goal >= 0.8 x {cores} / {verify_seconds:.3f} s = {goal:.1f}); non-success answers: {_tally(failures) or 0}"
+    )
 
 
 def get_activate_load(port):
@@ -260,9 +275,21 @@ def serve_against_fixed_gunicorn(folder, env):
         finally:
             served.terminate()
         port = free_port()
-        fixed = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
-                                  f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning",
-                                  "app:create_app()"], cwd=ROOT, env={**env, "KAPU_BASE_URL": f"http://127.0.0.1:{port}"})
+        fixed = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--no-control-socket",
+                "--log-level",
+                "warning",
+                "app:create_app()",
+            ],
+            cwd=ROOT,
+            env={**env, "KAPU_BASE_URL": f"http://127.0.0.1:{port}"},
+        )
         try:
             wait_until_answering(port, fixed)
             results["gunicorn -w 2"].append(get_activate_load(port))
@@ -278,10 +305,21 @@ def serve_against_fixed_gunicorn(folder, env):
 def main():
     folder = Path(tempfile.mkdtemp(prefix="kapu-serve-bench-"))
     database_url = f"sqlite:///{folder / 'bench.db'}"
-    limits = {k: "10000" for k in ("KAPU_CLIENT_POSTS_PER_MINUTE", "KAPU_CLIENT_WRONG_CODES_PER_HOUR",
-                                      "KAPU_CODES_PER_ACCOUNT_PER_HOUR", "KAPU_CLIENT_MAILS_PER_HOUR")}
-    env = clean_environment(KAPU_DATABASE_URL=database_url, KAPU_SECRET_KEY="bench-secret-key-long-enough-000",
-                            KAPU_LOGIN_MAX_FAILURES="100", **limits)
+    limits = {
+        k: "10000"
+        for k in (
+            "KAPU_CLIENT_POSTS_PER_MINUTE",
+            "KAPU_CLIENT_WRONG_CODES_PER_HOUR",
+            "KAPU_CODES_PER_ACCOUNT_PER_HOUR",
+            "KAPU_CLIENT_MAILS_PER_HOUR",
+        )
+    }
+    env = clean_environment(
+        KAPU_DATABASE_URL=database_url,
+        KAPU_SECRET_KEY="bench-secret-key-long-enough-000",
+        KAPU_LOGIN_MAX_FAILURES="100",
+        **limits,
+    )
     verify_seconds = one_argon2_verify_seconds()
     codes = seed_pending_accounts(database_url, env)
     served = ServedKapu(folder, env)

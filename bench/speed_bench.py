@@ -45,8 +45,18 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = 16
 PASSPHRASE = "kék ég alatt fut a kis vonat"  # 28 characters
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", str(THREADS_PER_WORKER), "--keep-alive", "5",
-            "--log-level", "warning"]
+GUNICORN = [
+    "--workers",
+    "2",
+    "--worker-class",
+    "gthread",
+    "--threads",
+    str(THREADS_PER_WORKER),
+    "--keep-alive",
+    "5",
+    "--log-level",
+    "warning",
+]
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 LUA = """
 wrk.method = "{method}"
@@ -63,8 +73,12 @@ end
 
 def kapu_environment(folder, port):
     return clean_environment(
-        KAPU_DATABASE_URL=f"sqlite:///{folder / 'kapu.db'}", KAPU_DATA_DIR=folder, KAPU_SECRET_KEY="b" * 32,
-        KAPU_BASE_URL=f"http://127.0.0.1:{port}", KAPU_SMTP_HOST="", KAPU_TRUSTED_PROXIES="127.0.0.1",
+        KAPU_DATABASE_URL=f"sqlite:///{folder / 'kapu.db'}",
+        KAPU_DATA_DIR=folder,
+        KAPU_SECRET_KEY="b" * 32,
+        KAPU_BASE_URL=f"http://127.0.0.1:{port}",
+        KAPU_SMTP_HOST="",
+        KAPU_TRUSTED_PROXIES="127.0.0.1",
     )
 
 
@@ -76,13 +90,27 @@ class Gunicorn:
         self.log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         env = {**env, "KAPU_BASE_URL": f"http://127.0.0.1:{self.port}"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT),
-             target], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                *GUNICORN,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--chdir",
+                str(ROOT),
+                target,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_for_answer(self.port, "/", self.process)
 
     def workers(self):
-        return [int(pid) for pid in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-                .read_text().split()]
+        return [
+            int(pid) for pid in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        ]
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
@@ -128,8 +156,11 @@ def wrk(folder, port, method, path, body="", headers=None):
     script = folder / "load.lua"
     script.write_text(LUA.format(method=method, body=body, headers=lines, path=path))
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     latency = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)  # the distribution's line, not a "xx.99%"
     p99 = _milliseconds(latency.group(1)) if latency else float("nan")
@@ -155,8 +186,14 @@ def prepare_kapu(folder, env):
 
     app = create_app({k: v for k, v in env.items() if k.startswith("KAPU_")})
     with app.test_request_context():
-        link = accounts.register(app.extensions["kapu"], username="bench.1", full_name="Bench", email="b@example.hu",
-                                 language="hu", channel="office").link
+        link = accounts.register(
+            app.extensions["kapu"],
+            username="bench.1",
+            full_name="Bench",
+            email="b@example.hu",
+            language="hu",
+            channel="office",
+        ).link
     return urllib.parse.urlsplit(link).path
 
 
@@ -169,19 +206,44 @@ def visitor(port):
 
 def load(folder, base, kapu, link_path):
     cookie, token = visitor(kapu.port)
-    post = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "X-CSRFToken": token,
-            "HX-Request": "true"}
+    post = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": cookie,
+        "X-CSRFToken": token,
+        "HX-Request": "true",
+    }
     passphrase = urllib.parse.quote_plus(PASSPHRASE)
     cases = [
         ("baseline: GET static 2 KB page", base, "GET", "/page", "", None, None),
-        ("baseline: POST tiny partial", base, "POST", "/partial", f"value={passphrase}",
-         {"Content-Type": "application/x-www-form-urlencoded"}, None),
+        (
+            "baseline: POST tiny partial",
+            base,
+            "POST",
+            "/partial",
+            f"value={passphrase}",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            None,
+        ),
         ("GET /activate", kapu, "GET", "/activate", "", None, 0),
         ("GET /activate/<token> (303 to the form)", kapu, "GET", link_path, "", None, 0),
-        ("POST check password_confirm", kapu, "POST", "/activate/check/password_confirm",
-         f"password={passphrase}&password_confirm={passphrase}", post, 1),
-        ("POST check password (28 characters)", kapu, "POST", "/activate/check/password",
-         f"username=bench.1&password={passphrase}", post, 1),
+        (
+            "POST check password_confirm",
+            kapu,
+            "POST",
+            "/activate/check/password_confirm",
+            f"password={passphrase}&password_confirm={passphrase}",
+            post,
+            1,
+        ),
+        (
+            "POST check password (28 characters)",
+            kapu,
+            "POST",
+            "/activate/check/password",
+            f"username=bench.1&password={passphrase}",
+            post,
+            1,
+        ),
         ("POST check code", kapu, "POST", "/activate/check/code", "code=ABCDE-23456", post, 1),
     ]
     results = {case[0]: [] for case in cases}
@@ -230,13 +292,27 @@ def cpu_per_request(folder, env, link_path):
         ("baseline: POST tiny partial", lambda: base.post("/partial", data={"value": PASSPHRASE}), None),
         ("GET /activate (a new visitor)", lambda: kapu.test_client().get("/activate", headers=headers()), 0),
         ("GET /activate/<token>", lambda: kapu.test_client().get(link_path, headers=headers()), 0),
-        ("POST check password_confirm", lambda: client.post("/activate/check/password_confirm", headers=headers(),
-                                                            data={"password": PASSPHRASE,
-                                                                  "password_confirm": PASSPHRASE}), 1),
-        ("POST check password (28 characters)", lambda: client.post(
-            "/activate/check/password", headers=headers(), data={"username": "bench.1", "password": PASSPHRASE}), 1),
-        ("POST check code", lambda: client.post("/activate/check/code", headers=headers(),
-                                                data={"code": "ABCDE-23456"}), 1),
+        (
+            "POST check password_confirm",
+            lambda: client.post(
+                "/activate/check/password_confirm",
+                headers=headers(),
+                data={"password": PASSPHRASE, "password_confirm": PASSPHRASE},
+            ),
+            1,
+        ),
+        (
+            "POST check password (28 characters)",
+            lambda: client.post(
+                "/activate/check/password", headers=headers(), data={"username": "bench.1", "password": PASSPHRASE}
+            ),
+            1,
+        ),
+        (
+            "POST check code",
+            lambda: client.post("/activate/check/code", headers=headers(), data={"code": "ABCDE-23456"}),
+            1,
+        ),
     ]
     samples = {label: [] for label, _action, _baseline in cases}
     for _round in range(3):
@@ -270,10 +346,14 @@ def page_weight(port):
             continue
         response, body = get(port, url, headers)
         total += len(body)
-        print(f"  {url}: {len(body):,} bytes ({response.getheader('Content-Encoding') or 'identity'}), "
-              f"Cache-Control: {response.getheader('Cache-Control')}")
-    print(f"activation page with everything it loads: {total / 1024:.1f} KB on the wire (goal <= 30 KB); "
-          f"third-party requests: {len(third_party)}")
+        print(
+            f"  {url}: {len(body):,} bytes ({response.getheader('Content-Encoding') or 'identity'}), "
+            f"Cache-Control: {response.getheader('Cache-Control')}"
+        )
+    print(
+        f"activation page with everything it loads: {total / 1024:.1f} KB on the wire (goal <= 30 KB); "
+        f"third-party requests: {len(third_party)}"
+    )
     return html
 
 
@@ -290,8 +370,13 @@ def cold_start(folder):
         if attempt == 0:
             shutil.copy(folder / "kapu.db", data / "kapu.db")  # an existing database, as after the first run
         with open(data / "serve.log", "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "serve"], cwd=ROOT, env=env,
-                                       stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "app", "serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 times.append(wait_for_answer(port, "/activate", process))
                 time.sleep(1.0)  # both workers up
@@ -300,8 +385,10 @@ def cold_start(folder):
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=40)
-    print(f"\ncold start of `flask --app app serve` to the first answer: median {statistics.median(times):.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in times)}; goal < 1 s)")
+    print(
+        f"\ncold start of `flask --app app serve` to the first answer: median {statistics.median(times):.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in times)}; goal < 1 s)"
+    )
     if rss:
         print(f"resident memory per serve worker just after start: max {max(rss):.0f} MB")
 
@@ -319,8 +406,10 @@ def load_average():
 
 def main():
     folder = Path(tempfile.mkdtemp(prefix="kapu-speed-"))
-    print(f"speed against bare Flask: {os.cpu_count()} cores, load average {load_average()}, "
-          f"{ROUNDS} rounds x {SECONDS} s, {CONNECTIONS} connections, gunicorn {' '.join(GUNICORN[:6])}")
+    print(
+        f"speed against bare Flask: {os.cpu_count()} cores, load average {load_average()}, "
+        f"{ROUNDS} rounds x {SECONDS} s, {CONNECTIONS} connections, gunicorn {' '.join(GUNICORN[:6])}"
+    )
     env = kapu_environment(folder, 0)
     link_path = prepare_kapu(folder, env)
     base = Gunicorn(folder, "baseline", "bench.flask_baseline:app", clean_environment())
@@ -330,8 +419,10 @@ def main():
             load(folder, base, kapu, link_path)
         else:
             print("wrk not found: the load part needs it (Debian: apt-get install wrk); skipped.")
-        print(f"resident memory per Kapu worker after the load: "
-              f"{', '.join(f'{resident_mb(pid):.0f} MB' for pid in kapu.workers())} (goal < 80 MB)")
+        print(
+            f"resident memory per Kapu worker after the load: "
+            f"{', '.join(f'{resident_mb(pid):.0f} MB' for pid in kapu.workers())} (goal < 80 MB)"
+        )
         page_weight(kapu.port)
     finally:
         base.stop()

@@ -36,23 +36,30 @@ def request_email_change(services, account, new_email, client=None) -> bool:
     """
     nonce = secrets.token_hex(8)
     with database.atomic():
-        changed = Account.update(email_change_nonce=nonce).where(
-            Account.id == account.id, Account.session_version == account.session_version
-        ).execute()
+        changed = (
+            Account.update(email_change_nonce=nonce)
+            .where(Account.id == account.id, Account.session_version == account.session_version)
+            .execute()
+        )
         if changed != 1:
             audit.record("email_change", "session_ended", account=account, client=client)
             return False
         payload = {"a": account.id, "e": new_email, "n": nonce}
         link = f"{services.base_url}/account/email/confirm/{services.email_links.sign(payload)}"
-        subject, text, html = services.compose("email_change_confirm", account.language, account=account,
-                                           new_email=new_email, link=link)
+        subject, text, html = services.compose(
+            "email_change_confirm", account.language, account=account, new_email=new_email, link=link
+        )
         outbox.enqueue(services, "email_change_confirm", new_email, subject, text, html, account=account)
         # The cancel link goes to the old address: it names the new one only masked.
         cancel_token = services.email_cancel_links.sign({**payload, "e": mask_email(new_email)})
         cancel_link = f"{services.base_url}/account/email/cancel/{cancel_token}"
         subject, text, html = services.compose(
-            "email_change_requested", account.language, account=account, new_email_masked=mask_email(new_email),
-            cancel_link=cancel_link, forgotten_url=f"{services.base_url}/forgotten-password",
+            "email_change_requested",
+            account.language,
+            account=account,
+            new_email_masked=mask_email(new_email),
+            cancel_link=cancel_link,
+            forgotten_url=f"{services.base_url}/forgotten-password",
         )
         outbox.enqueue(services, "email_change_requested", account.email, subject, text, html, account=account)
         audit.record("email_change", "requested", account=account, client=client)
@@ -73,8 +80,10 @@ def _inspect(signer, token) -> EmailLink:
     if check.status == "expired":
         return EmailLink("expired")
     data = check.data if check.status == "valid" else None
-    if not isinstance(data, dict) or not issuing.is_row_id(data.get("a")) or not all(
-        isinstance(data.get(k), str) for k in ("e", "n")
+    if (
+        not isinstance(data, dict)
+        or not issuing.is_row_id(data.get("a"))
+        or not all(isinstance(data.get(k), str) for k in ("e", "n"))
     ):
         return EmailLink("invalid")
     account = Account.get_or_none(Account.id == data["a"])
@@ -96,9 +105,11 @@ def inspect_cancel_link(services, token) -> EmailLink:
 
 def _end_pending(link) -> int:
     """Clear the pending request only if it is still this link's: a newer request, a reset or a cancel wins."""
-    return Account.update(email_change_nonce=None).where(
-        Account.id == link.account.id, Account.email_change_nonce == link.nonce
-    ).execute()
+    return (
+        Account.update(email_change_nonce=None)
+        .where(Account.id == link.account.id, Account.email_change_nonce == link.nonce)
+        .execute()
+    )
 
 
 def confirm_email_change(services, token, client=None) -> EmailLink:
@@ -106,16 +117,19 @@ def confirm_email_change(services, token, client=None) -> EmailLink:
     with database.atomic():
         link = inspect_email_link(services, token)
         if link.status == "valid":
-            applied = Account.update(email=link.new_email, email_change_nonce=None).where(
-                Account.id == link.account.id, Account.email_change_nonce == link.nonce
-            ).execute()
+            applied = (
+                Account.update(email=link.new_email, email_change_nonce=None)
+                .where(Account.id == link.account.id, Account.email_change_nonce == link.nonce)
+                .execute()
+            )
             link = link if applied == 1 else EmailLink("used")
         if link.status != "valid":
             audit.record("email_change", f"link_{link.status}", client=client)
             return link
         account = link.account  # as read: .email is still the old address
-        subject, text, html = services.compose("email_changed_notice", account.language, account=account,
-                                           new_email_masked=mask_email(link.new_email))
+        subject, text, html = services.compose(
+            "email_changed_notice", account.language, account=account, new_email_masked=mask_email(link.new_email)
+        )
         outbox.enqueue(services, "email_changed_notice", account.email, subject, text, html, account=account)
         audit.record("email_change", "confirmed", account=account, client=client)
         return link
@@ -127,8 +141,12 @@ def cancel_email_change(services, token, client=None) -> EmailLink:
         link = inspect_cancel_link(services, token)
         if link.status == "valid" and _end_pending(link) != 1:
             link = EmailLink("used")
-        audit.record("email_change", "cancelled" if link.status == "valid" else f"cancel_link_{link.status}",
-                     account=link.account, client=client)
+        audit.record(
+            "email_change",
+            "cancelled" if link.status == "valid" else f"cancel_link_{link.status}",
+            account=link.account,
+            client=client,
+        )
         return link
 
 
@@ -145,9 +163,11 @@ def change_password(services, account, new_password, client=None, session_token=
     """
     new_hash = services.hasher.hash(new_password)
     with database.atomic():
-        changed = Account.update(
-            password_hash=new_hash, session_version=Account.session_version + 1, email_change_nonce=None
-        ).where(Account.id == account.id, Account.session_version == account.session_version).execute()
+        changed = (
+            Account.update(password_hash=new_hash, session_version=Account.session_version + 1, email_change_nonce=None)
+            .where(Account.id == account.id, Account.session_version == account.session_version)
+            .execute()
+        )
         audit.record("password_change", "success" if changed == 1 else "conflict", account=account, client=client)
         if changed != 1:
             return None

@@ -51,8 +51,14 @@ def register(services, *, username, full_name, email, language, channel, office=
                     created_at=now,
                 )
         except IntegrityError:
-            audit.record("registration", "username_taken", username=normalise_username(username),
-                         client=client, actor=actor, detail=channel)
+            audit.record(
+                "registration",
+                "username_taken",
+                username=normalise_username(username),
+                client=client,
+                actor=actor,
+                detail=channel,
+            )
             return Registration(None, taken=True)
         audit.record("registration", "created", account=account, client=client, actor=actor, detail=channel)
         issued = issuing.issue_code(services, account, "activation", client=client, actor=actor)
@@ -83,9 +89,11 @@ def authenticate(services, username, password, client=None):
     with database.atomic():
         if new_hash:
             # Only over the hash just verified: a password changed meanwhile is never written back.
-            rehashed = Account.update(password_hash=new_hash).where(
-                Account.id == account.id, Account.password_hash == stored
-            ).execute()
+            rehashed = (
+                Account.update(password_hash=new_hash)
+                .where(Account.id == account.id, Account.password_hash == stored)
+                .execute()
+            )
             new_hash = new_hash if rehashed == 1 else None
         audit.record("login", "rehashed" if new_hash else "success", account=account, client=client)
     if new_hash:

@@ -35,8 +35,9 @@ def activate(services, username, typed_code, password, client=None) -> Outcome:
     if code is None or account is None:
         codes.matches(services.code_key, code or "", "0" * 64)  # same HMAC work on the miss path
         with database.atomic():
-            audit.record("activation", "invalid", account=account, username=normalise_username(username)[:64],
-                         client=client)
+            audit.record(
+                "activation", "invalid", account=account, username=normalise_username(username)[:64], client=client
+            )
         return Outcome.INVALID
     # Compare against every recent code (constant time each) so timing does not say which matched.
     hits = [row for row in recent if codes.matches(services.code_key, code, row.code_hash, row.code_salt)]
@@ -85,13 +86,22 @@ def _count_wrong_code(services, account, recent, client):
     with database.atomic():
         now = clock.now()
         if live is not None:
-            counted = OneTimeCode.update(failed_attempts=OneTimeCode.failed_attempts + 1).where(
-                OneTimeCode.id == live.id, _still_live(services, now)
-            ).execute()
-            if counted and OneTimeCode.update(voided_at=now, void_reason="attempts").where(
-                OneTimeCode.id == live.id, OneTimeCode.voided_at.is_null(), OneTimeCode.used_at.is_null(),
-                OneTimeCode.failed_attempts >= services.max_attempts,
-            ).execute():
+            counted = (
+                OneTimeCode.update(failed_attempts=OneTimeCode.failed_attempts + 1)
+                .where(OneTimeCode.id == live.id, _still_live(services, now))
+                .execute()
+            )
+            if (
+                counted
+                and OneTimeCode.update(voided_at=now, void_reason="attempts")
+                .where(
+                    OneTimeCode.id == live.id,
+                    OneTimeCode.voided_at.is_null(),
+                    OneTimeCode.used_at.is_null(),
+                    OneTimeCode.failed_attempts >= services.max_attempts,
+                )
+                .execute()
+            ):
                 outcome = "code_voided"
         audit.record("activation", outcome, account=account, client=client)
     return Outcome.INVALID

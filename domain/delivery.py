@@ -99,8 +99,10 @@ def deliver_due(services, transport, limit=50) -> int:
             email = build_email(services, message)
         except InvalidToken:
             # Sealed under a key that is neither KAPU_SECRET_KEY nor a fallback: retrying cannot help.
-            log.error("mail %s cannot be decrypted with KAPU_SECRET_KEY or KAPU_SECRET_KEY_FALLBACKS; "
-                      "marked failed", message.id)
+            log.error(
+                "mail %s cannot be decrypted with KAPU_SECRET_KEY or KAPU_SECRET_KEY_FALLBACKS; marked failed",
+                message.id,
+            )
             outbox.mark_undeliverable(message, "cannot be decrypted with the configured keys")
             continue
         try:

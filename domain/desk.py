@@ -29,9 +29,15 @@ def add_staff(services, *, username, role, password, office=None):
             account = Account.create(
                 username=normalise_username(username),
                 display_username=unicodedata.normalize("NFKC", username).strip(),
-                full_name=username, email=None, role=role, status="active",
-                password_hash=password_hash, office=office, channel="staff",
-                created_at=clock.now(), activated_at=clock.now(),
+                full_name=username,
+                email=None,
+                role=role,
+                status="active",
+                password_hash=password_hash,
+                office=office,
+                channel="staff",
+                created_at=clock.now(),
+                activated_at=clock.now(),
             )
             audit.record("staff_added", role, account=account, actor="cli", detail=office)
     except IntegrityError:
@@ -53,8 +59,9 @@ def pending_registrations(staff, limit=200):
         query = query.where(Account.office == staff.office)
     accounts = list(query.order_by(Account.created_at.desc()).limit(limit))
     deadlines = {}
-    for code in OneTimeCode.select().where(OneTimeCode.account.in_(accounts), OneTimeCode.used_at.is_null(),
-                                           OneTimeCode.voided_at.is_null()):
+    for code in OneTimeCode.select().where(
+        OneTimeCode.account.in_(accounts), OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null()
+    ):
         deadlines[code.account_id] = code.expires_at
     return [(account, deadlines.get(account.id)) for account in accounts]
 
@@ -63,8 +70,13 @@ def username_available(staff, username, client=None) -> bool:
     """The desk's live availability check: staff only, and every look-up is logged."""
     with database.atomic():
         available = not Account.select().where(Account.username == normalise_username(username)).exists()
-        audit.record("username_check", "free" if available else "taken", actor=staff.username,
-                     username=normalise_username(username)[:64], client=client)
+        audit.record(
+            "username_check",
+            "free" if available else "taken",
+            actor=staff.username,
+            username=normalise_username(username)[:64],
+            client=client,
+        )
     return available
 
 
@@ -73,11 +85,15 @@ def reissue(services, staff, account, reason, client=None):
     if not can_see(staff, account):
         raise StaffError("not your office's registration")
     with database.atomic():
-        issuing.issue_code(services, account, "activation" if account.status == "pending" else "reset",
-                           client=client, actor=staff.username)
+        issuing.issue_code(
+            services,
+            account,
+            "activation" if account.status == "pending" else "reset",
+            client=client,
+            actor=staff.username,
+        )
         void_pending_email_change(account.id)  # the citizen's own recovery beats a pending change
-        audit.record("desk_reissue", "done", account=account, actor=staff.username, client=client,
-                     detail=reason)
+        audit.record("desk_reissue", "done", account=account, actor=staff.username, client=client, detail=reason)
 
 
 def cancel(staff, account, reason, client=None):
@@ -85,6 +101,13 @@ def cancel(staff, account, reason, client=None):
     if not can_see(staff, account) or account.status != "pending":
         raise StaffError("only a pending registration of your office can be cancelled")
     with database.atomic():
-        audit.record("desk_cancel", "done", account=None, username=account.username, actor=staff.username,
-                     client=client, detail=reason)
+        audit.record(
+            "desk_cancel",
+            "done",
+            account=None,
+            username=account.username,
+            actor=staff.username,
+            client=client,
+            detail=reason,
+        )
         account.delete_instance(recursive=True)

@@ -14,8 +14,29 @@ import db
 from domain import audit, clock
 from models import Article, database
 
-_ALLOWED_TAGS = {"p", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "a", "code", "pre", "blockquote",
-                 "table", "thead", "tbody", "tr", "th", "td", "br", "hr"}
+_ALLOWED_TAGS = {
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "br",
+    "hr",
+}
 SLUG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 SHIPPED = Path(__file__).resolve().parent.parent / "content" / "help"
 
@@ -31,8 +52,13 @@ def _markdown():
 def render(markdown_text: str) -> str:
     """Markdown to HTML with raw HTML disabled and the result sanitised (no script, no handlers, no styles)."""
     html = _markdown().render(markdown_text or "")
-    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
-                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
 
 
 def by_slug(slug):
@@ -64,9 +90,14 @@ def seed_articles(folder):
                 continue
             created = datetime.fromisoformat(entry["created"])
             Article.create(
-                slug=entry["slug"], parent=by_slug(entry["parent"]), title_hu=entry["title_hu"],
-                title_en=entry["title_en"], source=entry["source"],
-                source_en=entry.get("source_en", ""), created_at=created, modified_at=created,
+                slug=entry["slug"],
+                parent=by_slug(entry["parent"]),
+                title_hu=entry["title_hu"],
+                title_en=entry["title_en"],
+                source=entry["source"],
+                source_en=entry.get("source_en", ""),
+                created_at=created,
+                modified_at=created,
                 body_hu=(folder / f"{entry['slug']}.hu.md").read_text(encoding="utf-8"),
                 body_en=(folder / f"{entry['slug']}.en.md").read_text(encoding="utf-8"),
             )

@@ -85,8 +85,13 @@ class CodeLinks:
         if check.status != "valid":
             return check
         data = check.data
-        if not (isinstance(data, list) and len(data) == 2 and _is_row_id(data[0]) and isinstance(data[1], str)
-                and len(data[1]) <= _MAX_SEALED_TEXT):
+        if not (
+            isinstance(data, list)
+            and len(data) == 2
+            and _is_row_id(data[0])
+            and isinstance(data[1], str)
+            and len(data[1]) <= _MAX_SEALED_TEXT
+        ):
             return LinkCheck("invalid")
         try:
             sealed = base64.urlsafe_b64decode(data[1] + "=" * (-len(data[1]) % 4))

@@ -23,15 +23,33 @@ def _changed():
     _generation = next(_changes)
 
 
-def add(*, title, body, service="", still_works="", contact="", severity="disruption", detected_at=None,
-        until=None, actor=None) -> Notice:
+def add(
+    *,
+    title,
+    body,
+    service="",
+    still_works="",
+    contact="",
+    severity="disruption",
+    detected_at=None,
+    until=None,
+    actor=None,
+) -> Notice:
     if severity not in SEVERITIES:
         raise ValueError("severity must be info, disruption or outage")
     now = clock.now()
     with database.atomic():
         notice = Notice.create(
-            service=service or title, title=title, body=body, still_works=still_works, contact=contact,
-            severity=severity, detected_at=detected_at or now, until=until, created_at=now, updated_at=now,
+            service=service or title,
+            title=title,
+            body=body,
+            still_works=still_works,
+            contact=contact,
+            severity=severity,
+            detected_at=detected_at or now,
+            until=until,
+            created_at=now,
+            updated_at=now,
         )
         audit.record("notice_added", severity, actor=actor, detail=f"#{notice.id} {title}")
     _changed()

@@ -15,8 +15,7 @@ DEMO_OFFICES = [
 def seed_demo_offices():
     with database.atomic():
         for code, kind, name, place, country in DEMO_OFFICES:
-            Office.get_or_create(code=code, defaults={"kind": kind, "name": name, "place": place,
-                                                      "country": country})
+            Office.get_or_create(code=code, defaults={"kind": kind, "name": name, "place": place, "country": country})
 
 
 def by_code(code):

@@ -78,8 +78,10 @@ def _try_claim(now):
         stale = (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - STALE_CLAIM)
         # One query per kind, each found through the (status, ...) index; the older of the two is taken. As one
         # query with OR, SQLite walks the primary key in id order past every mail ever sent.
-        found = [db.claim_rows_for_update(OutboxMessage.select().where(kind).order_by(OutboxMessage.id).limit(1))
-                 .first() for kind in (due, stale)]
+        found = [
+            db.claim_rows_for_update(OutboxMessage.select().where(kind).order_by(OutboxMessage.id).limit(1)).first()
+            for kind in (due, stale)
+        ]
         found = [message for message in found if message is not None]
         if not found:
             return None

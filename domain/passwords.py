@@ -88,13 +88,13 @@ def _contains_username(password: str, username: str) -> bool:
 
 
 def _built_from_service_words(password: str) -> bool:
-    """"Kapu2024!Kapu", "ÜgyfélK4pu!!": the service's name with digits and symbols around it."""
+    """ "Kapu2024!Kapu", "ÜgyfélK4pu!!": the service's name with digits and symbols around it."""
     read, plain = _skeleton(password), list(_skeleton(password, lookalikes=False))
     found = False
     for word in SERVICE_WORDS:  # longest first, so "ugyfelkapu" goes as a whole
         for match in re.finditer(word, read):
             found = True
-            plain[match.start():match.end()] = " " * len(word)
+            plain[match.start() : match.end()] = " " * len(word)
         read = read.replace(word, " " * len(word))
     own_letters = _NOT_LETTER.sub("", "".join(plain))
     return found and len(own_letters) < _MIN_OWN_LETTERS
@@ -172,6 +172,7 @@ def decoy_hash(hasher: PasswordHasher) -> str:
     Verifying costs what the parameters say, whatever the salt and digest: a random digest makes a miss cost
     exactly what a wrong password costs, from the first miss on, and starting a process pays nothing for it.
     """
+
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode("ascii").rstrip("=")
 

@@ -48,6 +48,11 @@ def request_new_code(services, username, email, language, client=None) -> bool:
 def _decoy_account(language):
     """A throw-away account row, so the miss path writes the same rows as a match (then rolls them back)."""
     return Account.create(
-        username=f"-decoy-{secrets.token_hex(8)}", display_username="-", full_name="-", email=_DECOY_ADDRESS,
-        language=language, channel="online", created_at=clock.now(),
+        username=f"-decoy-{secrets.token_hex(8)}",
+        display_username="-",
+        full_name="-",
+        email=_DECOY_ADDRESS,
+        language=language,
+        channel="online",
+        created_at=clock.now(),
     )

@@ -36,32 +36,39 @@ def purge(retention: Retention) -> dict[str, int]:
     now = clock.now()
     counts = {
         "audit events": _delete(AuditEvent, AuditEvent.at < now - timedelta(days=retention.audit_days)),
-        "sent mail": _delete(OutboxMessage, OutboxMessage.status.in_(("sent", "failed"))
-                             & (OutboxMessage.created_at < now - timedelta(days=retention.mail_days))),
+        "sent mail": _delete(
+            OutboxMessage,
+            OutboxMessage.status.in_(("sent", "failed"))
+            & (OutboxMessage.created_at < now - timedelta(days=retention.mail_days)),
+        ),
         "used or expired codes": _delete(OneTimeCode, _spent_before(now - timedelta(days=retention.code_days))),
         "never-activated accounts": _delete(Account, Account.id.in_(_abandoned(now, retention.pending_days))),
         "rate-limit hits": _delete(Hit, Hit.at < now - HIT_RETENTION),
         "timed-out sessions": _delete(LoginSession, sessions.ended_by_time(now)),
     }
     if any(counts.values()):
-        audit.record("purge", "done", actor="retention",
-                     detail=", ".join(f"{n} {what}" for what, n in counts.items() if n)[:255])
+        audit.record(
+            "purge", "done", actor="retention", detail=", ".join(f"{n} {what}" for what, n in counts.items() if n)[:255]
+        )
     return counts
 
 
 def _spent_before(moment):
     """Codes that stopped working (used, voided or expired) before *moment*."""
-    return ((OneTimeCode.used_at < moment) | (OneTimeCode.voided_at < moment)
-            | (OneTimeCode.expires_at < moment))
+    return (OneTimeCode.used_at < moment) | (OneTimeCode.voided_at < moment) | (OneTimeCode.expires_at < moment)
 
 
 def _abandoned(now, pending_days):
     """Citizens still pending *pending_days* after registering, with no code that still works."""
     live = OneTimeCode.select(OneTimeCode.account).where(
-        OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null(), OneTimeCode.expires_at > now)
+        OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null(), OneTimeCode.expires_at > now
+    )
     return Account.select(Account.id).where(
-        Account.status == "pending", Account.role == "citizen",
-        Account.created_at < now - timedelta(days=pending_days), Account.id.not_in(live))
+        Account.status == "pending",
+        Account.role == "citizen",
+        Account.created_at < now - timedelta(days=pending_days),
+        Account.id.not_in(live),
+    )
 
 
 def _delete(model, condition) -> int:

@@ -38,8 +38,13 @@ def start(account) -> str:
     token, now = _new_token(), clock.now()
     idle, absolute = timeouts(account)
     with database.atomic():
-        LoginSession.create(token_hash=_digest(token), account=account.id,
-                            session_version=account.session_version, created_at=now, seen_at=now)
+        LoginSession.create(
+            token_hash=_digest(token),
+            account=account.id,
+            session_version=account.session_version,
+            created_at=now,
+            seen_at=now,
+        )
         LoginSession.delete().where(  # this account's sessions that have timed out
             LoginSession.account == account.id,
             (LoginSession.seen_at < now - idle) | (LoginSession.created_at < now - absolute),
@@ -51,8 +56,12 @@ def resume(token) -> Account | None:
     """The account of a live session, or None (and the session is deleted when it has ended)."""
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    row = (LoginSession.select(LoginSession, Account).join(Account)
-           .where(LoginSession.token_hash == _digest(token)).first())
+    row = (
+        LoginSession.select(LoginSession, Account)
+        .join(Account)
+        .where(LoginSession.token_hash == _digest(token))
+        .first()
+    )
     if row is None:
         return None
     account, now = row.account, clock.now()
@@ -83,12 +92,15 @@ def renew(account_id, token, session_version) -> str | None:
 
     Call inside the transaction that changed the password. None when this session no longer exists.
     """
-    LoginSession.delete().where(LoginSession.account == account_id,
-                                LoginSession.token_hash != _digest(token or "")).execute()
-    new_token = _new_token()
-    renewed = LoginSession.update(token_hash=_digest(new_token), session_version=session_version).where(
-        LoginSession.account == account_id, LoginSession.token_hash == _digest(token or "")
+    LoginSession.delete().where(
+        LoginSession.account == account_id, LoginSession.token_hash != _digest(token or "")
     ).execute()
+    new_token = _new_token()
+    renewed = (
+        LoginSession.update(token_hash=_digest(new_token), session_version=session_version)
+        .where(LoginSession.account == account_id, LoginSession.token_hash == _digest(token or ""))
+        .execute()
+    )
     return new_token if renewed == 1 else None
 
 

@@ -22,8 +22,11 @@ class DeskRegistrationForm(RegistrationForm):
 class ReasonForm(KapuForm):
     reason = StringField(
         _l("Reason"),
-        validators=[DataRequired(_l("Give a reason.")), Length(max=200, message=_l("At most 200 characters.")),
-                    NoControlCharacters()],
+        validators=[
+            DataRequired(_l("Give a reason.")),
+            Length(max=200, message=_l("At most 200 characters.")),
+            NoControlCharacters(),
+        ],
     )
 
 
@@ -46,15 +49,21 @@ class NoticeForm(KapuForm):
         choices=[SelectChoice(value, SEVERITY_LABELS[value]) for value in SEVERITIES],
         default="disruption",
     )
-    detected_at = DateTimeLocalField(_l("Fault detected (local time)"), validators=[Optional()],
-                                     format="%Y-%m-%dT%H:%M")
+    detected_at = DateTimeLocalField(
+        _l("Fault detected (local time)"), validators=[Optional()], format="%Y-%m-%dT%H:%M"
+    )
 
 
 def _multiline(label, max_length):
     # Markdown keeps line breaks: only the truly invisible controls are refused (in the domain's sanitiser).
-    return TextAreaField(label, filters=[unix_newlines],
-                         validators=[DataRequired(_l("This field is required.")),
-                                     Length(max=max_length, message=_l("This is too long."))])
+    return TextAreaField(
+        label,
+        filters=[unix_newlines],
+        validators=[
+            DataRequired(_l("This field is required.")),
+            Length(max=max_length, message=_l("This is too long.")),
+        ],
+    )
 
 
 ARTICLE_BODY_MAX = 50_000

@@ -40,9 +40,7 @@ def unix_newlines(value):
 class WellFormedUsername:
     def __call__(self, form, field):
         if not accounts.username_is_well_formed(field.data):
-            raise ValidationError(
-                _l("A username is 3 to 64 letters, digits, dots, hyphens or underscores.")
-            )
+            raise ValidationError(_l("A username is 3 to 64 letters, digits, dots, hyphens or underscores."))
 
 
 class WellFormedCode:

@@ -76,22 +76,35 @@ class PersonName:
     def __call__(self, form, field):
         problem = full_name_problem(field.data or "")
         if problem == "length":
-            raise ValidationError(_l("A name is %(min)d to %(max)d characters long.", min=FULL_NAME_MIN,
-                                     max=FULL_NAME_MAX))
+            raise ValidationError(
+                _l("A name is %(min)d to %(max)d characters long.", min=FULL_NAME_MIN, max=FULL_NAME_MAX)
+            )
         if problem:
-            raise ValidationError(_l("A name may contain only letters, spaces, full stops, hyphens and "
-                                     "apostrophes, and a full stop only at the end of a word."))
+            raise ValidationError(
+                _l(
+                    "A name may contain only letters, spaces, full stops, hyphens and "
+                    "apostrophes, and a full stop only at the end of a word."
+                )
+            )
 
 
 class NotAWebAddress:
     def __call__(self, form, field):
         if field.data and looks_like_web_address(field.data):
-            raise ValidationError(_l("A username cannot look like a web address: it cannot start with www "
-                                     "or http and cannot end in a domain ending such as .hu or .com."))
+            raise ValidationError(
+                _l(
+                    "A username cannot look like a web address: it cannot start with www "
+                    "or http and cannot end in a domain ending such as .hu or .com."
+                )
+            )
 
 
 class OneScript:
     def __call__(self, form, field):
         if field.data and mixes_scripts(field.data):
-            raise ValidationError(_l("Use the letters of one alphabet in a username (do not mix, for example, "
-                                     "Latin and Cyrillic letters)."))
+            raise ValidationError(
+                _l(
+                    "Use the letters of one alphabet in a username (do not mix, for example, "
+                    "Latin and Cyrillic letters)."
+                )
+            )

@@ -64,11 +64,15 @@ def problem(database) -> str | None:
     if version is None:
         return "the database has tables but no schema_version: it was not made by Kapu"
     if version > needed:
-        return (f"the database schema is version {version}, newer than this Kapu (version {needed}): "
-                "run the release that migrated it, or restore a backup made before")
+        return (
+            f"the database schema is version {version}, newer than this Kapu (version {needed}): "
+            "run the release that migrated it, or restore a backup made before"
+        )
     if version < needed:
-        return (f"the database schema is version {version}, this Kapu needs version {needed}: "
-                "back it up (`backup PATH`), then run `migrate`")
+        return (
+            f"the database schema is version {version}, this Kapu needs version {needed}: "
+            "back it up (`backup PATH`), then run `migrate`"
+        )
     return None
 
 

@@ -6,8 +6,7 @@ from peewee import CharField
 from playhouse.migrate import migrate
 
 # The shipped article whose source line was written in Hungarian only (content/help/articles.json).
-SHIPPED = [("activation", "Kapu, a Magyarország.hu súgója alapján",
-            "Kapu, based on the help pages of magyarorszag.hu")]
+SHIPPED = [("activation", "Kapu, a Magyarország.hu súgója alapján", "Kapu, based on the help pages of magyarorszag.hu")]
 
 
 def upgrade(migrator, database):

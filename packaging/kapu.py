@@ -22,8 +22,15 @@ def create_app():
 
 def main():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout: app.py one level up
-    group = FlaskGroup(name="kapu", create_app=create_app, add_default_commands=False, add_version_option=False,
-                       load_dotenv=False, set_debug_flag=False, help="Kapu: citizen account activation portal.")
+    group = FlaskGroup(
+        name="kapu",
+        create_app=create_app,
+        add_default_commands=False,
+        add_version_option=False,
+        load_dotenv=False,
+        set_debug_flag=False,
+        help="Kapu: citizen account activation portal.",
+    )
     group.params = [p for p in group.params if p.name not in ("env_file", "app", "debug")]  # the app is fixed
     click.version_option(version(), "--version", prog_name="kapu", message="%(prog)s %(version)s")(group)
     group.main(prog_name="kapu")

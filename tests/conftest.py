@@ -32,8 +32,11 @@ DATABASES = ("sqlite", "postgresql")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--databases", default=",".join(DATABASES),
-                     help="comma-separated databases to run the app tests on (default: %(default)s)")
+    parser.addoption(
+        "--databases",
+        default=",".join(DATABASES),
+        help="comma-separated databases to run the app tests on (default: %(default)s)",
+    )
 
 
 def pytest_collection_modifyitems(items):

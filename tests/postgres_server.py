@@ -44,16 +44,48 @@ class PostgresServer:
 
     def start(self, timeout=30.0):
         subprocess.run(
-            [*self._as_owner, str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", SUPERUSER,
-             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
-            check=True, capture_output=True, timeout=120,
+            [
+                *self._as_owner,
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         self.log = open(self.root / "server.log", "wb")  # noqa: SIM115 - open for the server's whole life
         self.process = subprocess.Popen(
-            [*self._as_owner, str(self.bin_dir / "postgres"), "-D", str(self.data), "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", str(self.root), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=64MB"],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                *self._as_owner,
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.root),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=64MB",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while True:

@@ -39,8 +39,11 @@ class ServedKapu:
         self.err_path = folder / f"serve-{self.port}.err"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.process = subprocess.Popen(
-                [*command, "serve", "--port", str(self.port), *args], cwd=cwd,
-                env={"KAPU_BASE_URL": self.url, **env}, stdout=out, stderr=err,
+                [*command, "serve", "--port", str(self.port), *args],
+                cwd=cwd,
+                env={"KAPU_BASE_URL": self.url, **env},
+                stdout=out,
+                stderr=err,
             )
 
     def wait_ready(self, timeout=30.0):
@@ -109,9 +112,11 @@ class Browser:
     def post(self, path, data):
         """POST a form with the CSRF token; return (status, body) without following a redirect."""
         request = urllib.request.Request(
-            self.base + path, data=urllib.parse.urlencode({"csrf_token": self.token, **data}).encode())
-        opener = urllib.request.build_opener(_NoRedirect, *[h for h in self.opener.handlers
-                                                            if isinstance(h, urllib.request.HTTPCookieProcessor)])
+            self.base + path, data=urllib.parse.urlencode({"csrf_token": self.token, **data}).encode()
+        )
+        opener = urllib.request.build_opener(
+            _NoRedirect, *[h for h in self.opener.handlers if isinstance(h, urllib.request.HTTPCookieProcessor)]
+        )
         try:
             with opener.open(request, timeout=60) as response:
                 return response.status, response.read().decode()
@@ -139,8 +144,9 @@ def register(base, username, email, full_name="Teszt Elek"):
 def activate(base, username, code, password):
     browser = Browser(base)
     browser.get("/activate")
-    return browser.post("/activate", {"username": username, "code": code, "password": password,
-                                      "password_confirm": password})[0]
+    return browser.post(
+        "/activate", {"username": username, "code": code, "password": password, "password_confirm": password}
+    )[0]
 
 
 def login(base, username, password):

@@ -15,8 +15,9 @@ def account_email(app):
 
 
 def request_change(client, email="new@example.hu", password=STRONG_PASSWORD):
-    return client.post("/account/email", data={"csrf_token": csrf_token(client, "/account"), "email": email,
-                                               "password": password})
+    return client.post(
+        "/account/email", data={"csrf_token": csrf_token(client, "/account"), "email": email, "password": password}
+    )
 
 
 def confirm_link(mailbox, recipient="new@example.hu"):
@@ -52,8 +53,9 @@ def test_email_change_takes_effect_only_after_confirmation(app, client, logged_i
     assert other.post(link, data={"csrf_token": token}).status_code == 409
 
 
-def test_an_unconfirmed_change_changes_nothing_and_a_newer_request_kills_the_older_link(app, client, logged_in,
-                                                                                       mailbox):
+def test_an_unconfirmed_change_changes_nothing_and_a_newer_request_kills_the_older_link(
+    app, client, logged_in, mailbox
+):
     request_change(client, "first@example.hu")
     first_link = confirm_link(mailbox, "first@example.hu")
     request_change(client, "second@example.hu")
@@ -78,9 +80,15 @@ def test_password_change_ends_every_other_session(app, client, logged_in, auth):
     phone = app.test_client()
     auth.login(client=phone)
     assert phone.get("/account").status_code == 200
-    response = client.post("/account/password", data={
-        "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
-        "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client, "/account"),
+            "change-current_password": STRONG_PASSWORD,
+            "change-password": NEW_PASSWORD,
+            "change-password_confirm": NEW_PASSWORD,
+        },
+    )
     assert response.status_code == 303 and "has been changed" in client.get("/account").get_data(as_text=True)
     assert client.get("/account").status_code == 200
     assert phone.get("/account").status_code == 303
@@ -89,12 +97,21 @@ def test_password_change_ends_every_other_session(app, client, logged_in, auth):
 
 
 def test_password_change_applies_the_same_rules(client, logged_in):
-    response = client.post("/account/password", data={
-        "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
-        "change-password": "kovacs.janos!!", "change-password_confirm": "kovacs.janos!!"})
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client, "/account"),
+            "change-current_password": STRONG_PASSWORD,
+            "change-password": "kovacs.janos!!",
+            "change-password_confirm": "kovacs.janos!!",
+        },
+    )
     assert response.status_code == 422 and "from your username" in response.get_data(as_text=True)
-    check = client.post("/account/check/password", data={"change-password": "short"},
-                        headers={"X-CSRFToken": csrf_token(client, "/account")})
+    check = client.post(
+        "/account/check/password",
+        data={"change-password": "short"},
+        headers={"X-CSRFToken": csrf_token(client, "/account")},
+    )
     assert "at least 15 characters" in check.get_data(as_text=True)
 
 
@@ -122,10 +139,13 @@ def form_token(page):
     return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
 
 
-@pytest.mark.parametrize("language, words", [
-    ("hu", ["Tisztelt Kovács János!", "n***@example.hu", "Elfelejtett jelszó", "Vonja vissza"]),
-    ("en", ["Dear Kovács János", "n***@example.hu", "Forgotten password"]),
-])
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("hu", ["Tisztelt Kovács János!", "n***@example.hu", "Elfelejtett jelszó", "Vonja vissza"]),
+        ("en", ["Dear Kovács János", "n***@example.hu", "Forgotten password"]),
+    ],
+)
 def test_the_old_address_is_told_when_a_change_is_requested(app, client, logged_in, mailbox, language, words):
     with app.app_context():
         Account.update(language=language).where(Account.id == logged_in.id).execute()
@@ -175,8 +195,14 @@ def test_attacker_change_dies_when_the_owner_resets_the_password(app, active, ma
     request_change(attacker, "attacker@example.org")
     stolen_link = confirm_link(mailbox, "attacker@example.org")
     owner = app.test_client()
-    sent = owner.post("/forgotten-password", data={"csrf_token": csrf_token(owner, "/forgotten-password"),
-                                                   "username": "kovacs.janos", "email": "janos@example.hu"})
+    sent = owner.post(
+        "/forgotten-password",
+        data={
+            "csrf_token": csrf_token(owner, "/forgotten-password"),
+            "username": "kovacs.janos",
+            "email": "janos@example.hu",
+        },
+    )
     assert sent.status_code == 200
     reset = auth.activate(mailbox.last_code("janos@example.hu"), password=NEW_PASSWORD, client=owner)
     assert reset.status_code == 200
@@ -186,17 +212,29 @@ def test_attacker_change_dies_when_the_owner_resets_the_password(app, active, ma
     assert attacker.post(stolen_link, data={"csrf_token": csrf_token(attacker)}).status_code == 409
     assert account_email(app) == "janos@example.hu"
     again = app.test_client()
-    again.post("/forgotten-password", data={"csrf_token": csrf_token(again, "/forgotten-password"),
-                                            "username": "kovacs.janos", "email": "janos@example.hu"})
+    again.post(
+        "/forgotten-password",
+        data={
+            "csrf_token": csrf_token(again, "/forgotten-password"),
+            "username": "kovacs.janos",
+            "email": "janos@example.hu",
+        },
+    )
     assert mailbox.messages()[-1][0].recipient == "janos@example.hu"
     assert [m.kind for m, _ in mailbox.messages("attacker@example.org")] == ["email_change_confirm"]
 
 
 def change_password_via_page(auth):
     client = auth.client
-    return client.post("/account/password", data={
-        "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
-        "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
+    return client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client, "/account"),
+            "change-current_password": STRONG_PASSWORD,
+            "change-password": NEW_PASSWORD,
+            "change-password_confirm": NEW_PASSWORD,
+        },
+    )
 
 
 def reissue_at_the_desk(auth):
@@ -205,8 +243,10 @@ def reissue_at_the_desk(auth):
     token = form_token(desk.get("/desk"))  # an admin's desk: the logout form carries the token
     with app.app_context():
         account_id = Account.get(Account.username == "kovacs.janos").id
-    response = desk.post(f"/desk/registrations/{account_id}/reissue",
-                         data={"csrf_token": token, "reason": "lost the code, identity checked"})
+    response = desk.post(
+        f"/desk/registrations/{account_id}/reissue",
+        data={"csrf_token": token, "reason": "lost the code, identity checked"},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
@@ -226,16 +266,17 @@ def test_a_pending_change_dies_with_a_password_change_or_a_desk_reissue(app, cli
 def test_email_changes_are_capped_per_account(app, client, logged_in, mailbox):
     for n in range(3):
         assert request_change(client, f"new{n}@example.hu").status_code == 303
-    refused = client.post("/account/email?lang=hu", data={
-        "csrf_token": csrf_token(client, "/account"), "email": "new9@example.hu", "password": STRONG_PASSWORD})
+    refused = client.post(
+        "/account/email?lang=hu",
+        data={"csrf_token": csrf_token(client, "/account"), "email": "new9@example.hu", "password": STRONG_PASSWORD},
+    )
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert "Túl sok próbálkozás" in refused.get_data(as_text=True)
     assert mailbox.messages("new9@example.hu") == []
     with app.app_context():
         from models import AuditEvent
 
-        refusals = AuditEvent.select().where(AuditEvent.kind == "email_change",
-                                             AuditEvent.outcome == "rate_limited")
+        refusals = AuditEvent.select().where(AuditEvent.kind == "email_change", AuditEvent.outcome == "rate_limited")
         assert [e.account_id for e in refusals] == [logged_in.id]
 
 
@@ -246,17 +287,29 @@ def test_email_changes_are_capped_per_client(app, services, client, active, mail
 
     services.limits = dataclasses.replace(services.limits, client_mails=Limit("client-mail", 2, 3600))
     with app.app_context():
-        Account.create(username="szabo.eva", display_username="szabo.eva", full_name="Szabó Éva",
-                       email="eva@example.hu", status="active", created_at=active.created_at,
-                       password_hash=services.hasher.hash(STRONG_PASSWORD))
+        Account.create(
+            username="szabo.eva",
+            display_username="szabo.eva",
+            full_name="Szabó Éva",
+            email="eva@example.hu",
+            status="active",
+            created_at=active.created_at,
+            password_hash=services.hasher.hash(STRONG_PASSWORD),
+        )
     auth.login()
     assert request_change(client, "one@example.hu").status_code == 303
     assert request_change(client, "two@example.hu").status_code == 303
     same_client = app.test_client()
     assert auth.login("szabo.eva", client=same_client).status_code == 303
     assert request_change(same_client, "eva.new@example.hu").status_code == 429
-    moved = same_client.post("/account/email", data={
-        "csrf_token": csrf_token(same_client, "/account"), "email": "eva.new@example.hu",
-        "password": STRONG_PASSWORD}, environ_base={"REMOTE_ADDR": "192.0.2.50"})
+    moved = same_client.post(
+        "/account/email",
+        data={
+            "csrf_token": csrf_token(same_client, "/account"),
+            "email": "eva.new@example.hu",
+            "password": STRONG_PASSWORD,
+        },
+        environ_base={"REMOTE_ADDR": "192.0.2.50"},
+    )
     assert moved.status_code == 303
     assert len(mailbox.messages("eva.new@example.hu")) == 1

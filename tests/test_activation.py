@@ -132,15 +132,17 @@ def test_a_newer_code_voids_the_older_one(app, services, registered, mailbox, au
         ("", "", "password", "Choose a new password"),
     ],
 )
-def test_password_rules_refuse_and_keep_what_was_typed(app, registered, mailbox, auth, password, confirm,
-                                                        field, message):
+def test_password_rules_refuse_and_keep_what_was_typed(
+    app, registered, mailbox, auth, password, confirm, field, message
+):
     response = auth.activate(password=password, confirm=confirm)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert message in html
     assert 'class="error-summary"' in html
-    assert re.search(rf'<input[^>]*aria-describedby="[^"]*{field}-error"[^>]*aria-invalid="true"', html) or \
-        re.search(rf'<input[^>]*aria-invalid="true"[^>]*name="{field}"', html)
+    assert re.search(rf'<input[^>]*aria-describedby="[^"]*{field}-error"[^>]*aria-invalid="true"', html) or re.search(
+        rf'<input[^>]*aria-invalid="true"[^>]*name="{field}"', html
+    )
     assert f'value="{USERNAME}"' in html and f'value="{mailbox.last_code()}"' in html
     if password:
         assert password not in html
@@ -172,8 +174,15 @@ def test_tampered_link_is_a_400_with_the_empty_form(client, registered, mailbox)
 
 
 def test_a_post_without_csrf_token_changes_nothing(client, app, registered, mailbox):
-    response = client.post("/activate", data={"username": USERNAME, "code": mailbox.last_code(),
-                                              "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
+    response = client.post(
+        "/activate",
+        data={
+            "username": USERNAME,
+            "code": mailbox.last_code(),
+            "password": STRONG_PASSWORD,
+            "password_confirm": STRONG_PASSWORD,
+        },
+    )
     assert response.status_code == 400
     assert account(app).status == "pending"
 

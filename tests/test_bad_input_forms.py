@@ -198,8 +198,9 @@ def test_missing_empty_and_blank_fields_are_422(app, client, registered, token, 
             answers(app, client, "POST", path, 422, unchanged="strict", data=form_with(path, token, **everything))
         for field in FORMS[path]:
             with subtests.test(f"POST {path} {field} {name}"):
-                response = answers(app, client, "POST", path, 422, unchanged="strict",
-                                   data=form_with(path, token, **{field: blank}))
+                response = answers(
+                    app, client, "POST", path, 422, unchanged="strict", data=form_with(path, token, **{field: blank})
+                )
                 assert f'id="{field}-error"' in response.get_data(as_text=True), f"422 without a #{field}-error"
     assert account_status(app) == "pending"
 
@@ -232,8 +233,15 @@ def test_overlong_fields_are_422_before_any_work(app, client, registered, token,
         near = "a" * NEAR_CAP + ("@example.hu" if field == "email" else "")
         for size, value in [("over its cap", FIELD_OVER_LIMIT[field]), ("near the body cap", near)]:
             with subtests.test(f"POST {path} {field} {size}"):
-                answers(app, client, "POST", path, 422, unchanged="strict",
-                        data=form_with(path, token, **with_confirmation(path, {field: value})))
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    path,
+                    422,
+                    unchanged="strict",
+                    data=form_with(path, token, **with_confirmation(path, {field: value})),
+                )
 
 
 def test_bodies_over_the_cap_are_413(app, client, registered, token, subtests):
@@ -259,8 +267,15 @@ def test_bodies_over_the_cap_are_413(app, client, registered, token, subtests):
 def test_thousands_of_fields_or_repeats_are_refused_or_ignored_cleanly(app, client, registered, token, path, subtests):
     many_names = [("csrf_token", token)] + [(f"f{i}", "x") for i in range(5000)] + list(FORMS[path].items())
     with subtests.test(f"POST {path} with 5000 extra fields"):
-        answers(app, client, "POST", path, (413, BASELINE_STATUS[path]),
-                unchanged=None if path == "/register" else "core", data=MultiDict(many_names))
+        answers(
+            app,
+            client,
+            "POST",
+            path,
+            (413, BASELINE_STATUS[path]),
+            unchanged=None if path == "/register" else "core",
+            data=MultiDict(many_names),
+        )
     repeats = [("csrf_token", token)] + [(k, v) for k, v in FORMS[path].items() for _ in range(200)]
     with subtests.test(f"POST {path} every field x200"):
         answers(app, client, "POST", path, (413, BASELINE_STATUS[path]), data=MultiDict(repeats))
@@ -282,11 +297,19 @@ def test_control_characters_in_any_field_never_500(app, client, registered, toke
         for name, junk in CONTROL_CHARACTERS.items():
             data = form_with(path, token, **with_confirmation(path, {field: insert(FORMS[path][field], junk)}))
             with subtests.test(f"POST {path} {field} with {name}"):
-                answers(app, client, "POST", path, expected, unchanged="strict" if expected == 422 else "core",
-                        data=data)
+                answers(
+                    app, client, "POST", path, expected, unchanged="strict" if expected == 422 else "core", data=data
+                )
         with subtests.test(f"POST {path} {field} only NULs"):
-            answers(app, client, "POST", path, ANY_4XX if field in ("password", "password_confirm") else 422,
-                    unchanged="core", data=form_with(path, token, **with_confirmation(path, {field: "\x00" * 20})))
+            answers(
+                app,
+                client,
+                "POST",
+                path,
+                ANY_4XX if field in ("password", "password_confirm") else 422,
+                unchanged="core",
+                data=form_with(path, token, **with_confirmation(path, {field: "\x00" * 20})),
+            )
     assert account_status(app) == "pending"
 
 
@@ -331,13 +354,31 @@ def test_a_repeated_field_counts_once_with_its_first_value(app, client, register
     for field, good in FORMS[path].items():
         rest = list(form_with(path, token, **{field: None}).items())
         with subtests.test(f"POST {path} {field} twice, empty first"):
-            answers(app, client, "POST", path, 422, unchanged="strict",
-                    data=MultiDict(rest + [(field, ""), (field, good)]))
+            answers(
+                app, client, "POST", path, 422, unchanged="strict", data=MultiDict(rest + [(field, ""), (field, good)])
+            )
         with subtests.test(f"POST {path} {field} twice, NUL second"):
-            answers(app, client, "POST", path, BASELINE_STATUS[path],
-                    data=MultiDict(rest + [(field, good), (field, "\x00")]))
-    extra = form_with(path, token, status="active", is_admin="1", account_id="1", session_version="99", __class__="x",
-                      meta="x", data="x", errors="x", live_fields="x")
+            answers(
+                app,
+                client,
+                "POST",
+                path,
+                BASELINE_STATUS[path],
+                data=MultiDict(rest + [(field, good), (field, "\x00")]),
+            )
+    extra = form_with(
+        path,
+        token,
+        status="active",
+        is_admin="1",
+        account_id="1",
+        session_version="99",
+        __class__="x",
+        meta="x",
+        data="x",
+        errors="x",
+        live_fields="x",
+    )
     with subtests.test(f"POST {path} with unknown fields"):
         answers(app, client, "POST", path, BASELINE_STATUS[path], data=extra)
     assert account_status(app) == "pending"
@@ -355,12 +396,20 @@ def test_a_file_upload_instead_of_text_is_a_clear_4xx(app, client, registered, t
             ("binary file", (io.BytesIO(b"\x00\xff" * 100), "x.bin", "application/octet-stream")),
         ]:
             with subtests.test(f"POST {path} {field} as {name}"):
-                answers(app, client, "POST", path, ANY_4XX, unchanged="core",
-                        data=form_with(path, token, **{field: upload}))
+                answers(
+                    app, client, "POST", path, ANY_4XX, unchanged="core", data=form_with(path, token, **{field: upload})
+                )
     # Multipart without a file in it is how some browsers send forms: the same answer as urlencoded.
     with subtests.test(f"POST {path} plain multipart"):
-        answers(app, client, "POST", path, BASELINE_STATUS[path], data=form_with(path, token),
-                content_type="multipart/form-data")
+        answers(
+            app,
+            client,
+            "POST",
+            path,
+            BASELINE_STATUS[path],
+            data=form_with(path, token),
+            content_type="multipart/form-data",
+        )
     assert account_status(app) == "pending"
 
 
@@ -372,9 +421,16 @@ def test_json_with_non_string_values_is_a_clear_4xx(app, client, registered, tok
             # A list of strings reads as a repeated key (first value wins): a valid first value may pass.
             listed = kind == "list"
             with subtests.test(f"POST {path} JSON {field}={kind}"):
-                answers(app, client, "POST", path, [*ANY_4XX, BASELINE_STATUS[path]] if listed else ANY_4XX,
-                        unchanged=None if listed else "core", json={**form_with(path, token), field: value},
-                        headers={"X-CSRFToken": token})
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    path,
+                    [*ANY_4XX, BASELINE_STATUS[path]] if listed else ANY_4XX,
+                    unchanged=None if listed else "core",
+                    json={**form_with(path, token), field: value},
+                    headers={"X-CSRFToken": token},
+                )
     for name, body in [
         ("list", b'["a", "b"]'),
         ("pairs", b'[["username", "x"]]'),
@@ -386,8 +442,17 @@ def test_json_with_non_string_values_is_a_clear_4xx(app, client, registered, tok
         ("non-utf8", b"\xff\xfe"),
     ]:
         with subtests.test(f"POST {path} JSON body {name}"):
-            answers(app, client, "POST", path, ANY_4XX, unchanged="core", data=body, content_type="application/json",
-                    headers={"X-CSRFToken": token})
+            answers(
+                app,
+                client,
+                "POST",
+                path,
+                ANY_4XX,
+                unchanged="core",
+                data=body,
+                content_type="application/json",
+                headers={"X-CSRFToken": token},
+            )
     assert account_status(app) == "pending"
 
 
@@ -422,15 +487,24 @@ def test_raw_non_utf8_bytes_make_the_body_unreadable_so_400(app, client, registe
     """Werkzeug drops a urlencoded body that is not UTF-8 altogether: no CSRF token is left, so 400."""
     for path in FORMS:
         with subtests.test(f"POST {path} b'username=\\xff\\xfe'"):
-            answers(app, client, "POST", path, 400, unchanged="strict", data=b"username=\xff\xfe",
-                    content_type=URLENCODED)
+            answers(
+                app, client, "POST", path, 400, unchanged="strict", data=b"username=\xff\xfe", content_type=URLENCODED
+            )
         for field in FORMS[path]:
             for name, raw in NON_UTF8.items():
                 value = FORMS[path][field].encode()
                 pairs = list(form_with(path, token, **{field: None}).items()) + [(field, value[:3] + raw + value[3:])]
                 with subtests.test(f"POST {path} {field} with raw {name}"):
-                    answers(app, client, "POST", path, 400, unchanged="strict", data=raw_body(pairs),
-                            content_type=URLENCODED)
+                    answers(
+                        app,
+                        client,
+                        "POST",
+                        path,
+                        400,
+                        unchanged="strict",
+                        data=raw_body(pairs),
+                        content_type=URLENCODED,
+                    )
 
 
 def test_percent_encoded_non_utf8_is_kept_as_text(app, client, registered, token, subtests):
@@ -446,8 +520,16 @@ def test_percent_encoded_non_utf8_is_kept_as_text(app, client, registered, token
                     body += b"&password_confirm=" + typed
                 expected = 422 if field == "username" else (200, 422) if path == "/register" else ANY_4XX
                 with subtests.test(f"POST {path} {field} with {escaped}"):
-                    answers(app, client, "POST", path, expected, unchanged="core" if path != "/register" else None,
-                            data=body, content_type=URLENCODED)
+                    answers(
+                        app,
+                        client,
+                        "POST",
+                        path,
+                        expected,
+                        unchanged="core" if path != "/register" else None,
+                        data=body,
+                        content_type=URLENCODED,
+                    )
     assert account_status(app) == "pending"
 
 
@@ -469,12 +551,20 @@ def test_live_checks_answer_any_text_with_a_fragment(app, client, registered, to
         url = f"{base}/{field}"
         for name, value in CHECK_VALUES.items():
             with subtests.test(f"POST {url} {name}"):
-                response = answers(app, client, "POST", url, 200, unchanged="strict",
-                                   data={"csrf_token": token, field: value})
+                response = answers(
+                    app, client, "POST", url, 200, unchanged="strict", data={"csrf_token": token, field: value}
+                )
                 assert "<script>" not in response.get_data(as_text=True), "unescaped <script> in the fragment"
         with subtests.test(f"POST {url} percent-encoded non-UTF-8"):
-            answers(app, client, "POST", url, 200, data=f"csrf_token={token}&{field}=ab%ff%fecd".encode(),
-                    content_type=URLENCODED)
+            answers(
+                app,
+                client,
+                "POST",
+                url,
+                200,
+                data=f"csrf_token={token}&{field}=ab%ff%fecd".encode(),
+                content_type=URLENCODED,
+            )
         for name, other in [("NUL", "\x00"), ("10 KB", "a" * 10_000), ("control", "\x1b")]:
             data = {"csrf_token": token, field: STRONG_PASSWORD}
             data.update({n: other for n in ("username", "password", "code", "email") if n != field})
@@ -482,25 +572,51 @@ def test_live_checks_answer_any_text_with_a_fragment(app, client, registered, to
                 answers(app, client, "POST", url, 200, data=data)
         for name, raw in NON_UTF8.items():
             with subtests.test(f"POST {url} raw {name}"):
-                answers(app, client, "POST", url, 400, data=raw_body([("csrf_token", token), (field, b"ab" + raw)]),
-                        content_type=URLENCODED)
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    url,
+                    400,
+                    data=raw_body([("csrf_token", token), (field, b"ab" + raw)]),
+                    content_type=URLENCODED,
+                )
 
 
 def test_live_checks_with_wrong_types_are_a_clear_answer(app, client, registered, token, subtests):
     for base, field in CHECK_FIELDS:
         url = f"{base}/{field}"
         with subtests.test(f"POST {url} {field} as a file"):
-            answers(app, client, "POST", url, (200, 400, 422),
-                    data={"csrf_token": token, field: (io.BytesIO(b"abc"), "f.txt")})
+            answers(
+                app,
+                client,
+                "POST",
+                url,
+                (200, 400, 422),
+                data={"csrf_token": token, field: (io.BytesIO(b"abc"), "f.txt")},
+            )
         if base == "/activate/check" and field != "username":
             # The password rules read the username from the same form: it must be text there too.
             with subtests.test(f"POST {url} with the username as a file"):
-                answers(app, client, "POST", url, (200, 400, 422),
-                        data={"csrf_token": token, field: "some value 123", "username": (io.BytesIO(b"x"), "u.txt")})
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    url,
+                    (200, 400, 422),
+                    data={"csrf_token": token, field: "some value 123", "username": (io.BytesIO(b"x"), "u.txt")},
+                )
         for kind in ("int", "float", "bool", "list", "object"):
             with subtests.test(f"POST {url} JSON {field}={kind}"):
-                answers(app, client, "POST", url, (200, 400, 422),
-                        json={field: JSON_VALUES[kind], "username": USERNAME}, headers={"X-CSRFToken": token})
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    url,
+                    (200, 400, 422),
+                    json={field: JSON_VALUES[kind], "username": USERNAME},
+                    headers={"X-CSRFToken": token},
+                )
 
 
 UNKNOWN_CHECKS = [
@@ -533,8 +649,14 @@ def test_unknown_check_field_names_are_404(app, client, token, subtests):
     for base in LIVE_CHECKS:
         for field in UNKNOWN_CHECKS:
             with subtests.test(f"POST {base}/{field[:30]}"):
-                answers(app, client, "POST", f"{base}/{field}", 404,
-                        data={"csrf_token": token, "username": "x", "email": "x"})
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    f"{base}/{field}",
+                    404,
+                    data={"csrf_token": token, "username": "x", "email": "x"},
+                )
     for field in ("username", "code", "password", "password_confirm"):  # not registration's live fields
         with subtests.test(f"POST /register/check/{field}"):
             answers(app, client, "POST", f"/register/check/{field}", 404, data={"csrf_token": token, field: "x"})
@@ -585,8 +707,9 @@ ANY_TEXT = st.one_of(
 ).filter(_url_encodable)
 # What arbitrary input may get: refused (422), or carried to the domain and turned down there.
 ARBITRARY_STATUS = {"/activate": {400, 422}, "/register": {200, 422}, "/login": {401, 422}}
-PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, database=None,
-                             suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.mark.parametrize("path", list(FORMS))
@@ -606,8 +729,9 @@ def test_property_arbitrary_text_in_any_field_never_500(app, client, registered,
 @PROPERTY_SETTINGS
 @given(base=st.sampled_from(list(LIVE_CHECKS)), name=ANY_TEXT, value=ANY_TEXT)
 def test_property_arbitrary_check_names_and_values_never_500(client, token, base, name, value):
-    response = client.post(f"{base}/{quote(name, safe='')}",
-                           data={"csrf_token": token, name or "x": value, "username": value})
+    response = client.post(
+        f"{base}/{quote(name, safe='')}", data={"csrf_token": token, name or "x": value, "username": value}
+    )
     # An escaped "/" makes more path segments: 404, or a 308 where Werkzeug merges "//".
     assert response.status_code in ({200} if name in LIVE_CHECKS[base] else {404, 308} if "/" in name else {404})
     assert response.mimetype == "text/html"

@@ -174,8 +174,9 @@ def _reseal(sealed, flip):
     return base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
 
 
-def test_links_signed_right_but_shaped_wrong_or_for_another_purpose_are_400(app, client, registered, mailbox, signer,
-                                                                            subtests):
+def test_links_signed_right_but_shaped_wrong_or_for_another_purpose_are_400(
+    app, client, registered, mailbox, signer, subtests
+):
     real = signer.check(link_token(mailbox)).data
     assert isinstance(real, list) and real[0] > 0  # the shape domain/links.py signs: [row id, sealed code]
     code = mailbox.last_code().replace("-", "")
@@ -206,8 +207,9 @@ def test_link_urls_that_are_not_one_token(app, client, registered, mailbox, toke
         answers(app, client, "POST", mailbox.last_link(), 405, unchanged="core", data={"csrf_token": token})
 
 
-PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, database=None,
-                             suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @PROPERTY_SETTINGS

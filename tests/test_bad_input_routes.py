@@ -135,14 +135,36 @@ def walk_every_route(app, client, subtests, token, label):
             names = _field_names(client, rule)
             for name, junk in ROUTE_JUNK.items():
                 with subtests.test(f"{label} POST {url[:60]} every field {name}"):
-                    answers(app, client, "POST", url, NOT_5XX, html=False,
-                            data={"csrf_token": token, **dict.fromkeys(names, junk)})
+                    answers(
+                        app,
+                        client,
+                        "POST",
+                        url,
+                        NOT_5XX,
+                        html=False,
+                        data={"csrf_token": token, **dict.fromkeys(names, junk)},
+                    )
             with subtests.test(f"{label} POST {url[:60]} every field a file"):
-                answers(app, client, "POST", url, NOT_5XX, html=False,
-                        data={"csrf_token": token, **{n: (io.BytesIO(b"x"), "x.txt") for n in names}})
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    url,
+                    NOT_5XX,
+                    html=False,
+                    data={"csrf_token": token, **{n: (io.BytesIO(b"x"), "x.txt") for n in names}},
+                )
             with subtests.test(f"{label} POST {url[:60]} JSON numbers"):
-                answers(app, client, "POST", url, NOT_5XX, html=False,
-                        json={"csrf_token": token, **dict.fromkeys(names, 7)}, headers={"X-CSRFToken": token})
+                answers(
+                    app,
+                    client,
+                    "POST",
+                    url,
+                    NOT_5XX,
+                    html=False,
+                    json={"csrf_token": token, **dict.fromkeys(names, 7)},
+                    headers={"X-CSRFToken": token},
+                )
 
 
 def test_every_route_in_the_url_map_survives_junk_anonymous(app, client, registered, subtests):

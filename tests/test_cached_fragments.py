@@ -11,8 +11,16 @@ def field_values(html):
 
 def test_what_one_visitor_typed_never_shows_in_anothers_form(app, client, csrf):
     client.get("/activate")  # the empty fields are now drawn and kept
-    refused = client.post("/activate", data={"csrf_token": csrf(), "username": "kovacs.janos", "code": "ABCDE-23456",
-                                             "password": "short", "password_confirm": "short"})
+    refused = client.post(
+        "/activate",
+        data={
+            "csrf_token": csrf(),
+            "username": "kovacs.janos",
+            "code": "ABCDE-23456",
+            "password": "short",
+            "password_confirm": "short",
+        },
+    )
     assert refused.status_code == 422
     assert field_values(refused.get_data(as_text=True)) == {"username": "kovacs.janos", "code": "ABCDE-23456"}
     other = app.test_client().get("/activate").get_data(as_text=True)

@@ -10,8 +10,19 @@ def test_init_db_is_idempotent(runner):
 
 
 def test_register_creates_a_pending_account_and_never_prints_the_code(runner, app, mailbox):
-    result = runner.invoke(args=["register", "--username", "Szabo.Anna", "--full-name", "Szabó Anna",
-                                 "--email", "anna@example.hu", "--office", "NAV-DEB"])
+    result = runner.invoke(
+        args=[
+            "register",
+            "--username",
+            "Szabo.Anna",
+            "--full-name",
+            "Szabó Anna",
+            "--email",
+            "anna@example.hu",
+            "--office",
+            "NAV-DEB",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "anna@example.hu" in result.output
     code = mailbox.last_code("anna@example.hu")
@@ -23,8 +34,9 @@ def test_register_creates_a_pending_account_and_never_prints_the_code(runner, ap
 
 
 def test_register_refuses_bad_input_and_taken_names_with_one_line(runner, registered):
-    taken = runner.invoke(args=["register", "--username", "kovacs.janos", "--full-name", "X Y",
-                                "--email", "x@example.hu"])
+    taken = runner.invoke(
+        args=["register", "--username", "kovacs.janos", "--full-name", "X Y", "--email", "x@example.hu"]
+    )
     assert taken.exit_code != 0 and "already taken" in taken.output
     bad = runner.invoke(args=["register", "--username", "a", "--full-name", "X", "--email", "x@example.hu"])
     assert bad.exit_code != 0 and "--username" in bad.output
@@ -49,28 +61,64 @@ def test_send_mail_without_smtp_says_why(runner):
 
 
 def test_staff_add_asks_for_the_password_and_refuses_weak_ones(runner, app):
-    weak = runner.invoke(args=["staff", "add", "--username", "clerk.one", "--role", "clerk", "--office",
-                               "BP-V-OKM"], input="password1234\npassword1234\n")
+    weak = runner.invoke(
+        args=["staff", "add", "--username", "clerk.one", "--role", "clerk", "--office", "BP-V-OKM"],
+        input="password1234\npassword1234\n",
+    )
     assert weak.exit_code != 0 and "not acceptable" in weak.output
-    added = runner.invoke(args=["staff", "add", "--username", "clerk.one", "--role", "clerk", "--office",
-                                "BP-V-OKM"], input="asztal mögött ül a hivatalnok\nasztal mögött ül a hivatalnok\n")
+    added = runner.invoke(
+        args=["staff", "add", "--username", "clerk.one", "--role", "clerk", "--office", "BP-V-OKM"],
+        input="asztal mögött ül a hivatalnok\nasztal mögött ül a hivatalnok\n",
+    )
     assert added.exit_code == 0, added.output
     with app.app_context():
         account = Account.get(Account.username == "clerk.one")
         assert (account.role, account.office, account.status) == ("clerk", "BP-V-OKM", "active")
         assert account.password_hash.startswith("$argon2id$")
         assert AuditEvent.get(AuditEvent.kind == "staff_added").account_id == account.id
-    again = runner.invoke(args=["staff", "add", "--username", "CLERK.one", "--role", "admin", "--password",
-                                "asztal mögött ül a hivatalnok"])
+    again = runner.invoke(
+        args=[
+            "staff",
+            "add",
+            "--username",
+            "CLERK.one",
+            "--role",
+            "admin",
+            "--password",
+            "asztal mögött ül a hivatalnok",
+        ]
+    )
     assert again.exit_code != 0 and "already taken" in again.output
 
 
 def test_staff_add_refuses_unknown_offices_and_clerks_without_one(runner):
-    unknown = runner.invoke(args=["staff", "add", "--username", "clerk.two", "--role", "clerk", "--office", "NOPE",
-                                  "--password", "asztal mögött ül a hivatalnok"])
+    unknown = runner.invoke(
+        args=[
+            "staff",
+            "add",
+            "--username",
+            "clerk.two",
+            "--role",
+            "clerk",
+            "--office",
+            "NOPE",
+            "--password",
+            "asztal mögött ül a hivatalnok",
+        ]
+    )
     assert unknown.exit_code != 0 and "--office" in unknown.output
-    officeless = runner.invoke(args=["staff", "add", "--username", "clerk.two", "--role", "clerk", "--password",
-                                     "asztal mögött ül a hivatalnok"])
+    officeless = runner.invoke(
+        args=[
+            "staff",
+            "add",
+            "--username",
+            "clerk.two",
+            "--role",
+            "clerk",
+            "--password",
+            "asztal mögött ül a hivatalnok",
+        ]
+    )
     assert officeless.exit_code != 0 and "--office" in officeless.output
 
 
@@ -80,5 +128,9 @@ def test_init_db_demo_seeds_offices(runner, app):
     result = runner.invoke(args=["init-db", "--demo"])
     assert result.exit_code == 0 and "KONZ-WIEN" in result.output
     with app.app_context():
-        assert {o.kind for o in Office.select()} == {"document_office", "government_window", "tax_authority",
-                                                     "consulate"}
+        assert {o.kind for o in Office.select()} == {
+            "document_office",
+            "government_window",
+            "tax_authority",
+            "consulate",
+        }

@@ -102,8 +102,13 @@ def in_parallel(app, work, count=PARALLEL):
 
 
 def post_activation(client, code, password=STRONG_PASSWORD, username=USERNAME, barrier=None):
-    data = {"csrf_token": csrf_token(client), "username": username, "code": code,
-            "password": password, "password_confirm": password}
+    data = {
+        "csrf_token": csrf_token(client),
+        "username": username,
+        "code": code,
+        "password": password,
+        "password_confirm": password,
+    }
     if barrier is not None:
         barrier.wait(timeout=30)
     return client.post("/activate", data=data)
@@ -147,12 +152,20 @@ def test_no_argon2_inside_a_transaction_on_any_path(app, services, client, regis
     hasher.rehash = True
     assert auth.login().status_code == 303
     hasher.rehash = False
-    email = client.post("/account/email", data={"csrf_token": csrf_token(client, "/account"),
-                                                "email": "new@example.hu", "password": STRONG_PASSWORD})
+    email = client.post(
+        "/account/email",
+        data={"csrf_token": csrf_token(client, "/account"), "email": "new@example.hu", "password": STRONG_PASSWORD},
+    )
     assert email.status_code == 303
-    changed = client.post("/account/password", data={
-        "csrf_token": csrf_token(client, "/account"), "change-current_password": STRONG_PASSWORD,
-        "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
+    changed = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client, "/account"),
+            "change-current_password": STRONG_PASSWORD,
+            "change-password": NEW_PASSWORD,
+            "change-password_confirm": NEW_PASSWORD,
+        },
+    )
     assert changed.status_code == 303
     with app.app_context():
         desk.add_staff(services, username="ugyintezo", role="admin", password=NEW_PASSWORD)
@@ -163,8 +176,9 @@ def test_no_argon2_inside_a_transaction_on_any_path(app, services, client, regis
 def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, services, active, hasher, auth):
     def change_password_now():
         with app.app_context():
-            Account.update(password_hash=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(
-                NEW_PASSWORD)).where(Account.username == USERNAME).execute()
+            Account.update(
+                password_hash=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(NEW_PASSWORD)
+            ).where(Account.username == USERNAME).execute()
 
     hasher.rehash = True
     hasher.before["verify"] = change_password_now
@@ -187,8 +201,9 @@ def test_a_rehash_on_login_keeps_the_password_working(app, services, active, has
 # --- activation races -------------------------------------------------------------------------------------
 
 
-def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(app, services, client, registered,
-                                                                               mailbox, hasher, auth):
+def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(
+    app, services, client, registered, mailbox, hasher, auth
+):
     code = mailbox.last_code()
 
     def someone_else_activates_first():
@@ -201,8 +216,7 @@ def test_a_code_used_while_the_password_was_hashed_tells_the_loser_it_was_used(a
     assert auth.login(password=STRONG_PASSWORD, client=app.test_client()).status_code == 401
 
 
-def test_a_code_superseded_while_the_password_was_hashed_is_refused(app, services, client, registered, mailbox,
-                                                                    hasher):
+def test_a_code_superseded_while_the_password_was_hashed_is_refused(app, services, client, registered, mailbox, hasher):
     from domain import issuing
 
     def desk_issues_a_new_code():
@@ -220,27 +234,29 @@ def test_parallel_activations_with_one_code_open_the_account_exactly_once(app, r
     passwords = [f"{STRONG_PASSWORD} {i} alma" for i in range(PARALLEL)]
     hasher.delay = 0.05  # every request is hashing when the first one writes
 
-    responses = in_parallel(app, lambda i, client, barrier: post_activation(client, code, passwords[i],
-                                                                            barrier=barrier))
+    responses = in_parallel(
+        app, lambda i, client, barrier: post_activation(client, code, passwords[i], barrier=barrier)
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * (PARALLEL - 1), statuses
     hasher.delay = 0.0
     winner = next(i for i, r in enumerate(responses) if r.status_code == 200)
     assert auth.login(password=passwords[winner], client=app.test_client()).status_code == 303
     stored = stored_account(app).password_hash
-    assert [PasswordHasher().verify(stored, p) if i == winner else not _verifies(stored, p)
-            for i, p in enumerate(passwords)] == [True] * PARALLEL
+    assert [
+        PasswordHasher().verify(stored, p) if i == winner else not _verifies(stored, p) for i, p in enumerate(passwords)
+    ] == [True] * PARALLEL
     outcomes = activation_outcomes(app)
     assert outcomes.count("success") == 1 and outcomes.count("used") == PARALLEL - 1
     assert stored_account(app).session_version == 2
 
 
 @pytest.mark.parametrize("max_attempts, counted, void", [(5, 5, True), (20, PARALLEL, False)])
-def test_parallel_wrong_codes_are_each_counted_once(app, services, registered, mailbox, hasher, max_attempts,
-                                                   counted, void):
+def test_parallel_wrong_codes_are_each_counted_once(
+    app, services, registered, mailbox, hasher, max_attempts, counted, void
+):
     services.max_attempts = max_attempts
-    responses = in_parallel(app, lambda i, client, barrier: post_activation(client, "ABCDE-23456",
-                                                                            barrier=barrier))
+    responses = in_parallel(app, lambda i, client, barrier: post_activation(client, "ABCDE-23456", barrier=barrier))
     assert [r.status_code for r in responses] == [400] * PARALLEL
     row = live_code_row(app)
     assert row.failed_attempts == counted
@@ -255,9 +271,15 @@ def test_parallel_wrong_codes_are_each_counted_once(app, services, registered, m
 def test_logins_in_a_burst_do_not_hold_up_other_writes(app, services, registered, hasher):
     with app.app_context():
         for i in range(PARALLEL - 1):
-            Account.create(username=f"polgar{i}", display_username=f"polgar{i}", full_name="Polgár",
-                           email=f"polgar{i}@example.hu", status="active", created_at=registered.account.created_at,
-                           password_hash=hasher.hash(STRONG_PASSWORD))
+            Account.create(
+                username=f"polgar{i}",
+                display_username=f"polgar{i}",
+                full_name="Polgár",
+                email=f"polgar{i}@example.hu",
+                status="active",
+                created_at=registered.account.created_at,
+                password_hash=hasher.hash(STRONG_PASSWORD),
+            )
     # A slow verify (like argon2, it releases the GIL): were it done under the write lock, seven logins in a
     # row would hold that lock almost all the time, and every other write would queue for about a second.
     hasher.delay = 1.0
@@ -271,8 +293,11 @@ def test_logins_in_a_burst_do_not_hold_up_other_writes(app, services, registered
         barrier.wait(timeout=30)
         statuses = []
         for _ in range(2):
-            statuses.append(client.post("/login", data={"csrf_token": token, "username": f"polgar{i}",
-                                                        "password": STRONG_PASSWORD}).status_code)
+            statuses.append(
+                client.post(
+                    "/login", data={"csrf_token": token, "username": f"polgar{i}", "password": STRONG_PASSWORD}
+                ).status_code
+            )
             token = csrf_token(client, "/login")
         return statuses
 
@@ -282,9 +307,11 @@ def test_logins_in_a_burst_do_not_hold_up_other_writes(app, services, registered
         time.sleep(0.2)  # the logins are verifying now
         while not logins_done.is_set() and len(writes) < 20:
             started = time.perf_counter()
-            response = client.post("/forgotten-password", data={
-                "csrf_token": token, "username": f"senki{len(writes)}", "email": "senki@example.hu"},
-                environ_base={"REMOTE_ADDR": f"192.0.2.{len(writes) + 1}"})
+            response = client.post(
+                "/forgotten-password",
+                data={"csrf_token": token, "username": f"senki{len(writes)}", "email": "senki@example.hu"},
+                environ_base={"REMOTE_ADDR": f"192.0.2.{len(writes) + 1}"},
+            )
             writes.append((response.status_code, time.perf_counter() - started))
         return []
 
@@ -334,18 +361,26 @@ def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, ma
 
     def attacker_changes_email():
         token = csrf_token(attacker, "/account")
-        return attacker.post("/account/email", data={"csrf_token": token, "email": "attacker@example.org",
-                                                     "password": STRONG_PASSWORD})
+        return attacker.post(
+            "/account/email", data={"csrf_token": token, "email": "attacker@example.org", "password": STRONG_PASSWORD}
+        )
 
     result = []
-    thread = threading.Thread(target=lambda: (result.append(attacker_changes_email()),
-                                              app.extensions["kapu_database"].close()))
+    thread = threading.Thread(
+        target=lambda: (result.append(attacker_changes_email()), app.extensions["kapu_database"].close())
+    )
     attacker_thread.append(thread)
     thread.start()
     assert checked.wait(timeout=30)
-    changed = owner.post("/account/password", data={
-        "csrf_token": csrf_token(owner, "/account"), "change-current_password": STRONG_PASSWORD,
-        "change-password": NEW_PASSWORD, "change-password_confirm": NEW_PASSWORD})
+    changed = owner.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(owner, "/account"),
+            "change-current_password": STRONG_PASSWORD,
+            "change-password": NEW_PASSWORD,
+            "change-password_confirm": NEW_PASSWORD,
+        },
+    )
     assert changed.status_code == 303
     go.set()
     thread.join(timeout=30)

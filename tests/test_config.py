@@ -57,8 +57,14 @@ def test_invalid_configuration_is_named(tmp_path, name, value):
 @pytest.mark.slow  # starts the command line as processes
 def test_invalid_configuration_stops_the_command_line_with_one_clear_line(tmp_path):
     env = {**os.environ, "KAPU_CODE_TTL": "soon", "KAPU_DATABASE_URL": f"sqlite:///{tmp_path}/k.db"}
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "init-db"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "init-db"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "kapu: invalid configuration: KAPU_CODE_TTL must be a whole number (got 'soon')"

@@ -87,7 +87,10 @@ class KapuServer:
         self.log = open(Path(env["KAPU_DATA_DIR"]) / f"server-{port}.log", "w+b")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_until_ready(self, timeout=90):
@@ -184,7 +187,8 @@ def test_citizens_behind_one_proxy_register_on_one_server_activate_on_the_other_
         browser = Browser(proxy.url, proxy.certificate)
         assert browser.get("/")[0] == 200  # a citizen arrives on the home page first
         status, page = browser.post_form(
-            "/register", {"username": f"polgar.{i}", "full_name": "Teszt Polgár", "email": address})
+            "/register", {"username": f"polgar.{i}", "full_name": "Teszt Polgár", "email": address}
+        )
         assert status == 200, page[-2000:]
     assert wait_for(lambda: all(mails_to(smtp, address) for address in addresses)), "a mail never arrived"
 
@@ -195,7 +199,7 @@ def test_citizens_behind_one_proxy_register_on_one_server_activate_on_the_other_
         if i % 2 == 0:  # the mailed link: its code arrives filled in on the form
             link = LINK.search(mail).group(0)
             assert link.startswith(proxy.url + "/activate/")
-            status, page = browser.get(link[len(proxy.url):])
+            status, page = browser.get(link[len(proxy.url) :])
             assert status == 200 and CODE.search(mail).group(1) in page
             fields["code"] = CODE.search(page).group(1)
         else:

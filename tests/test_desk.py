@@ -25,8 +25,10 @@ def admin(auth):
 
 
 def desk_register(client, username="toth.pal", email="pal@example.hu"):
-    return client.post("/desk/register", data={"csrf_token": csrf_token(client, "/desk"), "username": username,
-                                               "full_name": "Tóth Pál", "email": email})
+    return client.post(
+        "/desk/register",
+        data={"csrf_token": csrf_token(client, "/desk"), "username": username, "full_name": "Tóth Pál", "email": email},
+    )
 
 
 def test_staff_land_on_the_desk_after_login(app, auth):
@@ -46,9 +48,18 @@ def test_a_citizen_cannot_reach_the_desk(client, logged_in, path):
     assert client.get(path).status_code == 403
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/desk/audit"), ("get", "/desk/notices"), ("post", "/desk/notices"), ("get", "/desk/help"),
-    ("get", "/desk/help/activation"), ("post", "/desk/help/activation"), ("post", "/desk/notices/1/end")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/desk/audit"),
+        ("get", "/desk/notices"),
+        ("post", "/desk/notices"),
+        ("get", "/desk/help"),
+        ("get", "/desk/help/activation"),
+        ("post", "/desk/help/activation"),
+        ("post", "/desk/notices/1/end"),
+    ],
+)
 def test_a_clerk_cannot_manage_notices_articles_or_read_the_audit_log(clerk, method, path):
     kwargs = {"headers": {"X-CSRFToken": csrf_token(clerk, "/desk")}} if method == "post" else {}
     assert getattr(clerk, method)(path, **kwargs).status_code == 403
@@ -83,8 +94,9 @@ def test_the_live_availability_check_is_for_staff_only_and_logged(app, client, c
     taken = clerk.post("/desk/check/username", data={"username": "KOVACS.janos"}, headers={"X-CSRFToken": token})
     free = clerk.post("/desk/check/username", data={"username": "free.user"}, headers={"X-CSRFToken": token})
     assert "taken" in taken.get_data(as_text=True) and free.get_data(as_text=True).strip() == ""
-    outsider = client.post("/desk/check/username", data={"username": "kovacs.janos"},
-                           headers={"X-CSRFToken": csrf_token(client, "/login")})
+    outsider = client.post(
+        "/desk/check/username", data={"username": "kovacs.janos"}, headers={"X-CSRFToken": csrf_token(client, "/login")}
+    )
     assert outsider.status_code == 303
     with app.app_context():
         checks = list(AuditEvent.select().where(AuditEvent.kind == "username_check"))
@@ -99,8 +111,10 @@ def pending_id(app, username):
 def test_reissue_sends_a_new_code_and_voids_the_old_one(app, auth, clerk, registered, mailbox):
     old_code = mailbox.last_code("janos@example.hu")
     account_id = pending_id(app, "kovacs.janos")
-    response = clerk.post(f"/desk/registrations/{account_id}/reissue",
-                          data={"csrf_token": csrf_token(clerk, "/desk"), "reason": "lost the mail"})
+    response = clerk.post(
+        f"/desk/registrations/{account_id}/reissue",
+        data={"csrf_token": csrf_token(clerk, "/desk"), "reason": "lost the mail"},
+    )
     assert response.status_code == 200
     assert mailbox.last_code("janos@example.hu") != old_code
     assert mailbox.last_code("janos@example.hu") not in response.get_data(as_text=True)
@@ -113,15 +127,18 @@ def test_reissue_sends_a_new_code_and_voids_the_old_one(app, auth, clerk, regist
 def test_reissue_and_cancel_need_a_reason(app, clerk, registered):
     account_id = pending_id(app, "kovacs.janos")
     for action in ("reissue", "cancel"):
-        response = clerk.post(f"/desk/registrations/{account_id}/{action}",
-                              data={"csrf_token": csrf_token(clerk, "/desk"), "reason": ""})
+        response = clerk.post(
+            f"/desk/registrations/{account_id}/{action}", data={"csrf_token": csrf_token(clerk, "/desk"), "reason": ""}
+        )
         assert response.status_code == 422
 
 
 def test_cancel_removes_the_pending_registration_and_keeps_the_audit(app, clerk, registered, mailbox):
     account_id = pending_id(app, "kovacs.janos")
-    response = clerk.post(f"/desk/registrations/{account_id}/cancel",
-                          data={"csrf_token": csrf_token(clerk, "/desk"), "reason": "duplicate"})
+    response = clerk.post(
+        f"/desk/registrations/{account_id}/cancel",
+        data={"csrf_token": csrf_token(clerk, "/desk"), "reason": "duplicate"},
+    )
     assert response.status_code == 200
     with app.app_context():
         assert Account.get_or_none(Account.username == "kovacs.janos") is None
@@ -133,8 +150,10 @@ def test_a_clerk_cannot_see_or_touch_another_offices_registrations(app, other_cl
     assert "kovacs.janos" not in other_clerk.get("/desk").get_data(as_text=True)
     account_id = pending_id(app, "kovacs.janos")
     for action in ("reissue", "cancel"):
-        response = other_clerk.post(f"/desk/registrations/{account_id}/{action}",
-                                    data={"csrf_token": csrf_token(other_clerk, "/desk"), "reason": "x"})
+        response = other_clerk.post(
+            f"/desk/registrations/{account_id}/{action}",
+            data={"csrf_token": csrf_token(other_clerk, "/desk"), "reason": "x"},
+        )
         assert response.status_code == 404
     with app.app_context():
         assert Account.get(Account.id == account_id).status == "pending"

@@ -25,11 +25,14 @@ def pagination_links(html):
     return [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]*)"', nav)]
 
 
-@pytest.mark.parametrize("query", [
-    "page=2&endpoint=x",
-    "page=2&_external=1&_anchor=owned&_scheme=javascript",
-    "page=2&_method=POST&values=1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=2&endpoint=x",
+        "page=2&_external=1&_anchor=owned&_scheme=javascript",
+        "page=2&_method=POST&values=1",
+    ],
+)
 def test_audit_pagination_ignores_arguments_that_are_not_filters(admin, many_events, query):
     response = admin.get(f"/desk/audit?kind=test_event&{query}")
     assert response.status_code == 200
@@ -40,14 +43,27 @@ def test_audit_pagination_ignores_arguments_that_are_not_filters(admin, many_eve
 def test_audit_pagination_keeps_every_validated_filter(admin, many_events):
     html = admin.get("/desk/audit?kind=test_event&date_from=2000-01-01&date_to=2999-12-31&page=2")
     links = pagination_links(html.get_data(as_text=True))
-    assert all("kind=test_event" in link and "date_from=2000-01-01" in link and "date_to=2999-12-31" in link
-               for link in links) and len(links) == 2
+    assert (
+        all(
+            "kind=test_event" in link and "date_from=2000-01-01" in link and "date_to=2999-12-31" in link
+            for link in links
+        )
+        and len(links) == 2
+    )
 
 
 def add_notice(admin, **fields):
-    data = {"csrf_token": csrf_token(admin, "/desk/notices"), "service": "Ügyfélkapu", "title": "Karbantartás",
-            "body": "Terhelés.", "still_works": "", "contact": "", "severity": "disruption",
-            "detected_at": "2026-11-25T10:00", **fields}
+    data = {
+        "csrf_token": csrf_token(admin, "/desk/notices"),
+        "service": "Ügyfélkapu",
+        "title": "Karbantartás",
+        "body": "Terhelés.",
+        "still_works": "",
+        "contact": "",
+        "severity": "disruption",
+        "detected_at": "2026-11-25T10:00",
+        **fields,
+    }
     return admin.post("/desk/notices", data=data)
 
 
@@ -69,8 +85,15 @@ def test_a_notice_body_still_refuses_other_control_characters(admin, control):
 
 
 def article_data(admin, body_hu, body_en="English text"):
-    return {"csrf_token": csrf_token(admin, "/desk/help/activation"), "title_hu": "Aktiválás",
-            "title_en": "Activation", "body_hu": body_hu, "body_en": body_en, "source": "Kapu", "action": "save"}
+    return {
+        "csrf_token": csrf_token(admin, "/desk/help/activation"),
+        "title_hu": "Aktiválás",
+        "title_en": "Activation",
+        "body_hu": body_hu,
+        "body_en": body_en,
+        "source": "Kapu",
+        "action": "save",
+    }
 
 
 def test_a_help_article_at_the_field_cap_in_both_languages_is_saved(admin, client):
@@ -98,8 +121,9 @@ def test_the_help_editor_tells_the_browser_the_cap(admin):
 
 
 def test_other_forms_keep_the_small_request_cap(admin):
-    response = admin.post("/desk/notices", data={"csrf_token": csrf_token(admin, "/desk/notices"),
-                                                  "body": "x" * 70_000})
+    response = admin.post(
+        "/desk/notices", data={"csrf_token": csrf_token(admin, "/desk/notices"), "body": "x" * 70_000}
+    )
     assert response.status_code == 413
 
 

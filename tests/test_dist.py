@@ -27,8 +27,9 @@ if not BINARY.exists():
 
 
 def _kapu(folder, *args, env):
-    return subprocess.run([str(folder / "kapu"), *args], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(folder / "kapu"), *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _install(folder, source=BINARY):
@@ -102,8 +103,11 @@ def test_the_binary_carries_the_postgresql_driver(tmp_path, postgres_server):
     folder = tmp_path / "site"
     folder.mkdir()
     _install(folder)
-    env = clean_environment(KAPU_LANGUAGE="en", TMPDIR=str(tmp_path),
-                            KAPU_DATABASE_URL=postgres_server.url(postgres_server.create_database()))
+    env = clean_environment(
+        KAPU_LANGUAGE="en",
+        TMPDIR=str(tmp_path),
+        KAPU_DATABASE_URL=postgres_server.url(postgres_server.create_database()),
+    )
     env.pop("PYTHONPATH", None)
     assert _kapu(folder, "init-db", env=env).returncode == 0
     added = _kapu(folder, "notice", "add", "--title", "Áramszünet", "--body", "Hétfőn", env=env)

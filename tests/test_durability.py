@@ -26,8 +26,14 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
     app = create_app(app_config)
     with app.test_request_context():
         for i in range(ACCOUNTS):
-            accounts.register(app.extensions["kapu"], username=f"citizen.{i}", full_name="X",
-                              email=f"c{i}@example.hu", language="hu", channel="online")
+            accounts.register(
+                app.extensions["kapu"],
+                username=f"citizen.{i}",
+                full_name="X",
+                email=f"c{i}@example.hu",
+                language="hu",
+                channel="online",
+            )
     mailbox = Mailbox(app)
     codes = {f"citizen.{i}": mailbox.last_code(f"c{i}@example.hu") for i in range(ACCOUNTS)}
     worker = textwrap.dedent(f"""

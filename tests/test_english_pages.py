@@ -15,14 +15,30 @@ from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
 # Letters English never uses, and common Hungarian words that carry none of them.
 HUNGARIAN_LETTERS = re.compile(r"[áéíóöőúüű]", re.IGNORECASE)
-HUNGARIAN_WORDS = re.compile(r"\b(az|és|egy|vagy|nem|hogy|kell|itt|ide|kapcsolat|fiok|jelszo|kod|ugyfel)\b",
-                             re.IGNORECASE)
+HUNGARIAN_WORDS = re.compile(
+    r"\b(az|és|egy|vagy|nem|hogy|kell|itt|ide|kapcsolat|fiok|jelszo|kod|ugyfel)\b", re.IGNORECASE
+)
 # What people entered: shown as written, in whatever language they wrote it.
 FULL_NAME = "Kovács János"
-NOTICE = {"title": "Karbantartás az ügyfélkapun", "body": "Szombaton 2 és 4 óra között nem érhető el.",
-          "service": "Aktiválás", "still_works": "A bejelentkezés működik.", "contact": "ügyfélszolgálat"}
-ATTRIBUTES = {"aria-label", "title", "alt", "placeholder", "data-show", "data-hide", "data-show-label",
-              "data-hide-label", "data-shown", "data-hidden"}
+NOTICE = {
+    "title": "Karbantartás az ügyfélkapun",
+    "body": "Szombaton 2 és 4 óra között nem érhető el.",
+    "service": "Aktiválás",
+    "still_works": "A bejelentkezés működik.",
+    "contact": "ügyfélszolgálat",
+}
+ATTRIBUTES = {
+    "aria-label",
+    "title",
+    "alt",
+    "placeholder",
+    "data-show",
+    "data-hide",
+    "data-show-label",
+    "data-hide-label",
+    "data-shown",
+    "data-hidden",
+}
 
 
 class ReadableText(HTMLParser):
@@ -85,8 +101,14 @@ def citizen(hu_app):
 
     services = hu_app.extensions["kapu"]
     with hu_app.test_request_context():
-        accounts.register(services, username="kovacs.janos", full_name=FULL_NAME, email="janos@example.hu",
-                          language="hu", channel="online")
+        accounts.register(
+            services,
+            username="kovacs.janos",
+            full_name=FULL_NAME,
+            email="janos@example.hu",
+            language="hu",
+            channel="online",
+        )
     mailbox = Mailbox(hu_app)
     link = mailbox.last_link()
     with hu_app.test_request_context():
@@ -116,8 +138,17 @@ def assert_english(response, expected_status=200):
     return html
 
 
-PUBLIC_PAGES = ["/", "/activate", "/login", "/register", "/forgotten-password", "/notices", "/help",
-                "/help/registration", "/help/activation"]
+PUBLIC_PAGES = [
+    "/",
+    "/activate",
+    "/login",
+    "/register",
+    "/forgotten-password",
+    "/notices",
+    "/help",
+    "/help/registration",
+    "/help/activation",
+]
 
 
 @pytest.mark.parametrize("path", PUBLIC_PAGES)
@@ -133,16 +164,18 @@ def test_the_help_article_metadata_is_english(visitor):
 
 
 def test_forms_with_errors_are_english(visitor, citizen):
-    assert_english(post(visitor, "/activate", {"username": "x", "code": "nem jo", "password": "a",
-                                               "password_confirm": "b"}), 422)
+    assert_english(
+        post(visitor, "/activate", {"username": "x", "code": "nem jo", "password": "a", "password_confirm": "b"}), 422
+    )
     assert_english(post(visitor, "/login", {"username": "kovacs.janos", "password": "nem ez"}), 401)
     assert_english(post(visitor, "/register", {"username": "", "full_name": "", "email": "nem email"}), 422)
     assert_english(post(visitor, "/forgotten-password", {"username": "", "email": ""}), 422)
 
 
 def test_the_pages_after_success_are_english(visitor, citizen):
-    assert_english(post(visitor, "/register", {"username": "nagy.eva", "full_name": "Nagy Eva",
-                                               "email": "eva@example.hu"}))
+    assert_english(
+        post(visitor, "/register", {"username": "nagy.eva", "full_name": "Nagy Eva", "email": "eva@example.hu"})
+    )
     assert_english(post(visitor, "/forgotten-password", {"username": "kovacs.janos", "email": "janos@example.hu"}))
     assert_english(visitor.get(citizen), None)  # the used link: its own answer, in English
 
@@ -152,9 +185,15 @@ def test_the_account_page_is_english(visitor, citizen):
     assert response.status_code in (302, 303)
     html = assert_english(visitor.get("/account"))
     assert FULL_NAME in html
-    assert_english(post(visitor, "/account/password", {"change-current_password": "nem ez",
-                                                       "change-password": "x", "change-password_confirm": "y"},
-                        form_page="/account"), 422)
+    assert_english(
+        post(
+            visitor,
+            "/account/password",
+            {"change-current_password": "nem ez", "change-password": "x", "change-password_confirm": "y"},
+            form_page="/account",
+        ),
+        422,
+    )
 
 
 @pytest.mark.parametrize(("path", "status"), [("/nincs-ilyen-oldal", 404), ("/activate/nem-jo-link", 400)])
@@ -188,8 +227,10 @@ def test_a_released_database_gets_the_english_source_line(tmp_path):
     with database.bind_ctx([Article]):
         sources = {a.slug: (a.source, a.source_in("en")) for a in Article.select()}
     database.close()
-    assert sources["activation"] == ("Kapu, a Magyarország.hu súgója alapján",
-                                     "Kapu, based on the help pages of magyarorszag.hu")
+    assert sources["activation"] == (
+        "Kapu, a Magyarország.hu súgója alapján",
+        "Kapu, based on the help pages of magyarorszag.hu",
+    )
     assert sources["registration"] == ("Kapu", "Kapu")  # no English given: the one line, as written
 
 
@@ -197,7 +238,14 @@ def test_an_editor_gives_the_source_line_in_both_languages(hu_app, visitor):
     from domain import help as articles
 
     with hu_app.app_context():
-        articles.save(articles.by_slug("registration"), title_hu="Regisztráció", title_en="Registration",
-                      body_hu="Szöveg", body_en="Text", source="Kapu ügyfélszolgálat", source_en="Kapu help desk")
+        articles.save(
+            articles.by_slug("registration"),
+            title_hu="Regisztráció",
+            title_en="Registration",
+            body_hu="Szöveg",
+            body_en="Text",
+            source="Kapu ügyfélszolgálat",
+            source_en="Kapu help desk",
+        )
     assert "Source: Kapu help desk" in assert_english(visitor.get("/help/registration"))
     assert "Forrás: Kapu ügyfélszolgálat" in visitor.get("/help/registration?lang=hu").get_data(as_text=True)

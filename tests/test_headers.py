@@ -46,9 +46,12 @@ def test_https_base_url_gives_a_secure_host_prefixed_cookie_and_hsts(make_app):
     assert client.get_cookie("session", domain="kapu.example.hu") is None
     # The cookie carries the session: a form read over https posts back with its token.
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.get_data(as_text=True)).group(1)
-    posted = client.post("/login", base_url="https://kapu.example.hu", data={"csrf_token": token,
-                         "username": "nobody.here", "password": "wrong password!"},
-                         headers={"Referer": "https://kapu.example.hu/login"})
+    posted = client.post(
+        "/login",
+        base_url="https://kapu.example.hu",
+        data={"csrf_token": token, "username": "nobody.here", "password": "wrong password!"},
+        headers={"Referer": "https://kapu.example.hu/login"},
+    )
     assert posted.status_code == 401
 
 
@@ -60,20 +63,24 @@ def test_plain_http_base_url_sends_no_hsts_and_a_plain_cookie(client):
 
 def login_form(client, **headers):
     token = csrf_token(client, "/login")
-    return client.post("/login", data={"csrf_token": token, "username": "nobody.here", "password": "wrong!"},
-                       headers=headers)
+    return client.post(
+        "/login", data={"csrf_token": token, "username": "nobody.here", "password": "wrong!"}, headers=headers
+    )
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-    {"Origin": "http://kapu.test.evil.example"},
-    {"Origin": "https://localhost"},  # same host, other scheme: another origin
-    {"Referer": "https://evil.example/login"},
-    {"Referer": "http://localhost:8080/login"},  # same host, other port
-    {"Referer": "not a url"},
-    {"Origin": "https://evil.example", "Referer": "http://localhost/login"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://kapu.test.evil.example"},
+        {"Origin": "https://localhost"},  # same host, other scheme: another origin
+        {"Referer": "https://evil.example/login"},
+        {"Referer": "http://localhost:8080/login"},  # same host, other port
+        {"Referer": "not a url"},
+        {"Origin": "https://evil.example", "Referer": "http://localhost/login"},
+    ],
+)
 def test_a_cross_site_post_with_a_valid_token_is_refused_and_audited(app, client, headers):
     response = login_form(client, **headers)
     assert response.status_code == 400
@@ -85,13 +92,16 @@ def test_a_cross_site_post_with_a_valid_token_is_refused_and_audited(app, client
         assert not AuditEvent.select().where(AuditEvent.kind == "login").count()  # the login never ran
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Origin": "http://localhost"},
-    {"Origin": "http://localhost:80"},
-    {"Referer": "http://localhost/login"},
-    {"Origin": "http://kapu.test", "Referer": "https://evil.example/"},  # KAPU_BASE_URL is this site too
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Origin": "http://localhost"},
+        {"Origin": "http://localhost:80"},
+        {"Referer": "http://localhost/login"},
+        {"Origin": "http://kapu.test", "Referer": "https://evil.example/"},  # KAPU_BASE_URL is this site too
+    ],
+)
 def test_a_same_site_post_goes_through(client, headers):
     assert login_form(client, **headers).status_code == 401  # reached the login: a wrong password
 

@@ -18,11 +18,31 @@ def test_the_activation_article_has_breadcrumbs_dates_and_source(client):
 def test_the_article_tells_the_seeds_facts_in_both_languages(client):
     hu = client.get("/help/activation?lang=hu").get_data(as_text=True)
     en = client.get("/help/activation?lang=en").get_data(as_text=True)
-    for fact in ("okmányirodá", "kormányablak", "NAV", "konzulátus", "Regisztrációs adatok", "3 napon belül",
-                 "Elfelejtett jelszó", "Felhasználónév", "Egyszer használatos kód", "Új jelszó"):
+    for fact in (
+        "okmányirodá",
+        "kormányablak",
+        "NAV",
+        "konzulátus",
+        "Regisztrációs adatok",
+        "3 napon belül",
+        "Elfelejtett jelszó",
+        "Felhasználónév",
+        "Egyszer használatos kód",
+        "Új jelszó",
+    ):
         assert fact in hu, fact
-    for fact in ("document office", "government window", "tax authority", "consulate", "Registration data",
-                 "within 3 days", "Forgotten password", "Username", "One-time code", "New password again"):
+    for fact in (
+        "document office",
+        "government window",
+        "tax authority",
+        "consulate",
+        "Registration data",
+        "within 3 days",
+        "Forgotten password",
+        "Username",
+        "One-time code",
+        "New password again",
+    ):
         assert fact in en, fact
     assert re.search(r"Username.*One-time code.*New password.*New password again", en, re.S)
 
@@ -37,8 +57,10 @@ def test_unknown_articles_are_404(client):
 
 
 def test_markdown_with_script_renders_inert():
-    html = articles.render("Hi <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"
-                           "\n\n<a href='https://example.hu' onclick='evil()'>link</a>")
+    html = articles.render(
+        "Hi <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+        "\n\n<a href='https://example.hu' onclick='evil()'>link</a>"
+    )
     tags = re.findall(r"<[^>]+>", html)
     assert all(not re.match(r"<\s*(script|img|iframe)", tag) for tag in tags), tags
     assert all(not re.search(r"\son\w+\s*=", tag) and "javascript:" not in tag for tag in tags), tags
@@ -50,8 +72,14 @@ def test_an_admin_edits_with_a_preview_and_the_modified_date_updates(app, auth, 
     editor = admin.get("/desk/help/activation").get_data(as_text=True)
     assert "Aktiválás, az ügyfélfiók megnyitása" in editor
     token = csrf_token(admin, "/desk/help/activation")
-    data = {"csrf_token": token, "title_hu": "Aktiválás", "title_en": "Activation",
-            "body_hu": "Új **szöveg** <script>alert(1)</script>", "body_en": "New text", "source": "Kapu"}
+    data = {
+        "csrf_token": token,
+        "title_hu": "Aktiválás",
+        "title_en": "Activation",
+        "body_hu": "Új **szöveg** <script>alert(1)</script>",
+        "body_en": "New text",
+        "source": "Kapu",
+    }
     preview = admin.post("/desk/help/activation", data={**data, "action": "preview"})
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "<strong>szöveg</strong>" in page and "<script>alert" not in page

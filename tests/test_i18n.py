@@ -1,6 +1,5 @@
 """Hungarian first, English on request: pages, validation messages and mail, through the catalogs."""
 
-
 from domain import accounts
 from tests.support.helpers import Mailbox, csrf_token
 
@@ -22,8 +21,14 @@ def test_the_language_switch_keeps_english_for_the_session(hu_app):
 
 def test_the_switch_keeps_the_code_from_the_link(hu_app):
     with hu_app.test_request_context():
-        accounts.register(hu_app.extensions["kapu"], username="nagy.eva", full_name="Nagy Éva",
-                          email="eva@example.hu", language="hu", channel="online")
+        accounts.register(
+            hu_app.extensions["kapu"],
+            username="nagy.eva",
+            full_name="Nagy Éva",
+            email="eva@example.hu",
+            language="hu",
+            channel="online",
+        )
     mailbox = Mailbox(hu_app)
     client = hu_app.test_client()
     html = client.get(mailbox.last_link(), follow_redirects=True).get_data(as_text=True)
@@ -35,16 +40,25 @@ def test_the_switch_keeps_the_code_from_the_link(hu_app):
 def test_validation_messages_follow_the_language(hu_app):
     client = hu_app.test_client()
     token = csrf_token(client)
-    response = client.post("/activate/check/password_confirm", data={"password": "abc", "password_confirm": "x"},
-                           headers={"X-CSRFToken": token})
+    response = client.post(
+        "/activate/check/password_confirm",
+        data={"password": "abc", "password_confirm": "x"},
+        headers={"X-CSRFToken": token},
+    )
     assert "A két jelszó nem egyezik." in response.get_data(as_text=True)
 
 
 def test_mail_is_written_in_the_accounts_language(hu_app):
     with hu_app.test_request_context():
         for language, name in (("hu", "magyar.user"), ("en", "english.user")):
-            accounts.register(hu_app.extensions["kapu"], username=name, full_name="Teszt Elek",
-                              email=f"{name}@example.hu", language=language, channel="online")
+            accounts.register(
+                hu_app.extensions["kapu"],
+                username=name,
+                full_name="Teszt Elek",
+                email=f"{name}@example.hu",
+                language=language,
+                channel="online",
+            )
     mailbox = Mailbox(hu_app)
     (hu_message, hu_text), (en_message, en_text) = mailbox.messages()
     assert hu_message.subject == "Kapu: az Ön aktiválási kódja" and "Tisztelt Teszt Elek!" in hu_text

@@ -24,21 +24,74 @@ RECENTLY = clock.now() - timedelta(minutes=1)
 
 # (table, {column: SQL over the row number n, or a placeholder marked with a datetime})
 FILLERS = [
-    ("account", {"username": "'filler.' || n", "display_username": "'filler.' || n", "full_name": "'Filler'",
-                 "email": "'filler' || n || '@example.hu'", "role": "'citizen'", "status": "'active'",
-                 "session_version": "1", "language": "'hu'", "channel": "'online'", "created_at": LONG_AGO}),
-    ("one_time_code", {"account_id": "n", "code_hash": "'x'", "purpose": "'activation'", "created_at": LONG_AGO,
-                       "expires_at": LONG_AGO, "failed_attempts": "0", "used_at": LONG_AGO}),
-    ("outbox_message", {"kind": "'activation_code'", "recipient": "'filler' || n || '@example.hu'",
-                        "subject": "'Kapu'", "created_at": LONG_AGO, "status": "'sent'", "attempts": "1",
-                        "next_attempt_at": LONG_AGO, "sent_at": LONG_AGO, "message_id": "'<' || n || '@kapu>'"}),
+    (
+        "account",
+        {
+            "username": "'filler.' || n",
+            "display_username": "'filler.' || n",
+            "full_name": "'Filler'",
+            "email": "'filler' || n || '@example.hu'",
+            "role": "'citizen'",
+            "status": "'active'",
+            "session_version": "1",
+            "language": "'hu'",
+            "channel": "'online'",
+            "created_at": LONG_AGO,
+        },
+    ),
+    (
+        "one_time_code",
+        {
+            "account_id": "n",
+            "code_hash": "'x'",
+            "purpose": "'activation'",
+            "created_at": LONG_AGO,
+            "expires_at": LONG_AGO,
+            "failed_attempts": "0",
+            "used_at": LONG_AGO,
+        },
+    ),
+    (
+        "outbox_message",
+        {
+            "kind": "'activation_code'",
+            "recipient": "'filler' || n || '@example.hu'",
+            "subject": "'Kapu'",
+            "created_at": LONG_AGO,
+            "status": "'sent'",
+            "attempts": "1",
+            "next_attempt_at": LONG_AGO,
+            "sent_at": LONG_AGO,
+            "message_id": "'<' || n || '@kapu>'",
+        },
+    ),
     ("hit", {"key": "'login:filler.' || n", "at": RECENTLY}),  # inside the windows: nothing to forget yet
-    ("login_session", {"token_hash": "'t' || n", "account_id": "n", "session_version": "1",
-                       "created_at": LONG_AGO, "seen_at": LONG_AGO}),
+    (
+        "login_session",
+        {
+            "token_hash": "'t' || n",
+            "account_id": "n",
+            "session_version": "1",
+            "created_at": LONG_AGO,
+            "seen_at": LONG_AGO,
+        },
+    ),
     ("audit_event", {"at": LONG_AGO, "kind": "'login'", "outcome": "'success'", "account_id": "n"}),
-    ("notice", {"service": "'Kapu'", "title": "'Old'", "body": "'Over'", "still_works": "''", "contact": "''",
-                "severity": "'info'", "detected_at": LONG_AGO, "resolved_at": LONG_AGO, "created_at": LONG_AGO,
-                "updated_at": LONG_AGO}),
+    (
+        "notice",
+        {
+            "service": "'Kapu'",
+            "title": "'Old'",
+            "body": "'Over'",
+            "still_works": "''",
+            "contact": "''",
+            "severity": "'info'",
+            "detected_at": LONG_AGO,
+            "resolved_at": LONG_AGO,
+            "created_at": LONG_AGO,
+            "updated_at": LONG_AGO,
+        },
+    ),
 ]
 
 
@@ -60,8 +113,10 @@ def fill(database, rows):
             if postgres:
                 sql = f'INSERT INTO "{table}" ({names}) SELECT {", ".join(values)} FROM generate_series(1, {rows}) AS seq(n)'  # noqa: S608,E501
             else:
-                sql = (f"WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {rows}) "  # noqa: S608
-                       f'INSERT INTO "{table}" ({names}) SELECT {", ".join(values)} FROM seq')
+                sql = (
+                    f"WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {rows}) "  # noqa: S608
+                    f'INSERT INTO "{table}" ({names}) SELECT {", ".join(values)} FROM seq'
+                )
             database.execute_sql(sql, params)
     database.execute_sql("ANALYZE")
 
@@ -100,7 +155,7 @@ def full_reads_postgres(sql, plan):
         if not scan or scan.group(2) not in BIG_TABLES:
             continue
         details = []
-        for following in lines[number + 1:]:
+        for following in lines[number + 1 :]:
             if "->" in following:
                 break
             details.append(following)
@@ -112,8 +167,11 @@ def full_reads_postgres(sql, plan):
 def full_reads_sqlite(sql, plan):
     """Big tables this plan SCANs (SQLite's word for reading them whole; SEARCH is a lookup through an index)."""
     tables = {alias: table for table, alias in re.findall(r'"(\w+)" AS "(\w+)"', sql)}
-    return [f"SCAN {tables.get(name, name)}" for name in re.findall(r"^SCAN (\w+)", plan, flags=re.MULTILINE)
-            if tables.get(name, name) in BIG_TABLES]
+    return [
+        f"SCAN {tables.get(name, name)}"
+        for name in re.findall(r"^SCAN (\w+)", plan, flags=re.MULTILINE)
+        if tables.get(name, name) in BIG_TABLES
+    ]
 
 
 def submit(client, path, fields, form_path=None):
@@ -121,7 +179,8 @@ def submit(client, path, fields, form_path=None):
 
 
 def test_a_citizens_journey_the_desk_and_the_mail_loop_read_big_tables_only_through_indexes(
-        app, client, services, mailbox, registered, auth, monkeypatch):
+    app, client, services, mailbox, registered, auth, monkeypatch
+):
     database = app.extensions["kapu_database"]
     with app.app_context():
         fill(database, ROWS)
@@ -142,8 +201,14 @@ def test_a_citizens_journey_the_desk_and_the_mail_loop_read_big_tables_only_thro
         assert client.get("/account").status_code == 200
         assert client.get("/notices/banner").status_code == 200
         assert submit(client, "/logout", {}, form_path="/account").status_code in (200, 303)
-        assert submit(client, "/forgotten-password", {"username": "uj.polgar", "email": fields["email"]},
-                      ).status_code == 200
+        assert (
+            submit(
+                client,
+                "/forgotten-password",
+                {"username": "uj.polgar", "email": fields["email"]},
+            ).status_code
+            == 200
+        )
         for name in ("ugyintezo", "rendszergazda"):  # the desk's pending registrations (`registered` among them)
             desk = app.test_client()
             assert auth.login(name, STAFF_PASSWORD, client=desk).status_code == 303
@@ -160,10 +225,17 @@ def test_a_citizens_journey_the_desk_and_the_mail_loop_read_big_tables_only_thro
     assert not problems, "\n\n".join(problems)
 
 
-@pytest.mark.parametrize("table, columns", [
-    ("account", ["email"]), ("account", ["username"]), ("account", ["status", "office", "created_at"]),
-    ("hit", ["at"]), ("outbox_message", ["status", "id"]), ("notice", ["resolved_at", "detected_at"]),
-])
+@pytest.mark.parametrize(
+    "table, columns",
+    [
+        ("account", ["email"]),
+        ("account", ["username"]),
+        ("account", ["status", "office", "created_at"]),
+        ("hit", ["at"]),
+        ("outbox_message", ["status", "id"]),
+        ("notice", ["resolved_at", "detected_at"]),
+    ],
+)
 def test_the_migrated_schema_has_the_lookup_indexes(app, table, columns):
     database = app.extensions["kapu_database"]
     with app.app_context():

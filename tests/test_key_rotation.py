@@ -22,8 +22,9 @@ NEW_KEY = "the-new-secret-key-9876543210"
 @pytest.fixture
 def keyed_app(make_app, smtp):
     """An app with this secret key (and fallbacks) that delivers to the test's SMTP server."""
-    return lambda key, fallbacks="": make_app(KAPU_SECRET_KEY=key, KAPU_SECRET_KEY_FALLBACKS=fallbacks,
-                                              KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=smtp.port)
+    return lambda key, fallbacks="": make_app(
+        KAPU_SECRET_KEY=key, KAPU_SECRET_KEY_FALLBACKS=fallbacks, KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=smtp.port
+    )
 
 
 def register(app, username="kovacs.janos", email="janos@example.hu"):
@@ -57,8 +58,16 @@ def test_after_rotation_pending_mail_goes_out_and_the_old_link_and_code_activate
     assert '<html lang="hu"' in client.get("/").get_data(as_text=True)  # the old session still holds
     page = client.get(link, follow_redirects=True)
     assert page.status_code == 200 and f'value="{code}"' in page.get_data(as_text=True)
-    client.post("/activate", data={"csrf_token": csrf_token(client), "username": "kovacs.janos", "code": code,
-                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
+    client.post(
+        "/activate",
+        data={
+            "csrf_token": csrf_token(client),
+            "username": "kovacs.janos",
+            "code": code,
+            "password": STRONG_PASSWORD,
+            "password_confirm": STRONG_PASSWORD,
+        },
+    )
     with new.app_context():
         assert Account.get(Account.username == "kovacs.janos").status == "active"
 
@@ -93,16 +102,20 @@ def test_mail_sealed_with_a_forgotten_key_is_marked_failed_once_with_one_clear_l
 def test_fallback_keys_are_validated():
     with pytest.raises(config.ConfigError, match="KAPU_SECRET_KEY_FALLBACKS"):
         config.load({"KAPU_SECRET_KEY": NEW_KEY, "KAPU_SECRET_KEY_FALLBACKS": "short"}, "/tmp/kapu-unused")
-    settings = config.load({"KAPU_SECRET_KEY": NEW_KEY, "KAPU_SECRET_KEY_FALLBACKS": f" {OLD_KEY} , {'z' * 20}"},
-                           "/tmp/kapu-unused")
+    settings = config.load(
+        {"KAPU_SECRET_KEY": NEW_KEY, "KAPU_SECRET_KEY_FALLBACKS": f" {OLD_KEY} , {'z' * 20}"}, "/tmp/kapu-unused"
+    )
     assert settings["SECRET_KEY_FALLBACKS"] == [OLD_KEY, "z" * 20]
 
 
-@pytest.mark.parametrize(("base_url", "mail_from", "domain"), [
-    ("https://kapu.example.hu", "Kapu <no-reply@localhost>", "kapu.example.hu"),
-    ("http://127.0.0.1:5000", "Kapu <no-reply@ugyfel.example.hu>", "ugyfel.example.hu"),
-    ("http://[::1]:5000", "no-reply@localhost", "localhost"),
-])
+@pytest.mark.parametrize(
+    ("base_url", "mail_from", "domain"),
+    [
+        ("https://kapu.example.hu", "Kapu <no-reply@localhost>", "kapu.example.hu"),
+        ("http://127.0.0.1:5000", "Kapu <no-reply@ugyfel.example.hu>", "ugyfel.example.hu"),
+        ("http://[::1]:5000", "no-reply@localhost", "localhost"),
+    ],
+)
 def test_message_ids_use_the_sites_domain(base_url, mail_from, domain):
     assert mail_domain(base_url, mail_from) == domain
 
@@ -110,6 +123,12 @@ def test_message_ids_use_the_sites_domain(base_url, mail_from, domain):
 def test_a_registration_mail_carries_the_base_urls_domain(make_app):
     app = make_app(KAPU_BASE_URL="https://kapu.example.hu")
     with app.test_request_context():
-        accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
-                          email="janos@example.hu", language="en", channel="online")
+        accounts.register(
+            app.extensions["kapu"],
+            username="kovacs.janos",
+            full_name="Kovács János",
+            email="janos@example.hu",
+            language="en",
+            channel="online",
+        )
         assert re.fullmatch(r"<[0-9a-f]{32}@kapu\.example\.hu>", OutboxMessage.get().message_id)

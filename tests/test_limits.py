@@ -1,6 +1,5 @@
 """Guessing and flooding: each limit refuses the crossing attempt with 429 and lets the owner in later."""
 
-
 from models import AuditEvent
 from tests.support.helpers import STRONG_PASSWORD, csrf_token
 
@@ -38,10 +37,8 @@ def test_per_client_cap_on_posts(make_app, frozen_clock):
     assert [client.post("/login", data=data).status_code for _ in range(4)] == [401, 401, 401, 429]
     other = app.test_client()
     other_token = csrf_token(other, "/login")
-    blocked = other.post("/login", data={**data, "csrf_token": other_token},
-                         environ_base={"REMOTE_ADDR": "127.0.0.1"})
-    elsewhere = other.post("/login", data={**data, "csrf_token": other_token},
-                           environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    blocked = other.post("/login", data={**data, "csrf_token": other_token}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    elsewhere = other.post("/login", data={**data, "csrf_token": other_token}, environ_base={"REMOTE_ADDR": "10.9.8.7"})
     assert blocked.status_code == 429 and elsewhere.status_code == 401
     frozen_clock.advance(seconds=61)
     assert client.post("/login", data=data).status_code == 401
@@ -49,8 +46,10 @@ def test_per_client_cap_on_posts(make_app, frozen_clock):
 
 def test_the_default_per_client_cap_lets_a_busy_office_through(client, active):
     token = csrf_token(client, "/login")
-    statuses = {client.post("/login", data={"csrf_token": token, "username": f"user{i}", "password": "x"})
-                .status_code for i in range(60)}
+    statuses = {
+        client.post("/login", data={"csrf_token": token, "username": f"user{i}", "password": "x"}).status_code
+        for i in range(60)
+    }
     assert statuses == {401}
 
 
@@ -60,14 +59,28 @@ def test_wrong_codes_are_capped_per_client_across_usernames(make_app, frozen_clo
     app = make_app(KAPU_CLIENT_WRONG_CODES_PER_HOUR=4)
     with app.test_request_context():
         for name in ("anna.a", "bela.b", "cili.c"):
-            accounts.register(app.extensions["kapu"], username=name, full_name=name, email=f"{name}@example.hu",
-                              language="hu", channel="online")
+            accounts.register(
+                app.extensions["kapu"],
+                username=name,
+                full_name=name,
+                email=f"{name}@example.hu",
+                language="hu",
+                channel="online",
+            )
     client = app.test_client()
     token = csrf_token(client)
 
     def attempt(username):
-        return client.post("/activate", data={"csrf_token": token, "username": username, "code": "ABCDE-23456",
-                                              "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
+        return client.post(
+            "/activate",
+            data={
+                "csrf_token": token,
+                "username": username,
+                "code": "ABCDE-23456",
+                "password": STRONG_PASSWORD,
+                "password_confirm": STRONG_PASSWORD,
+            },
+        )
 
     statuses = [attempt(name).status_code for name in ("anna.a", "bela.b", "cili.c", "anna.a", "bela.b")]
     assert statuses == [400, 400, 400, 400, 429]
@@ -79,8 +92,13 @@ def test_registration_mail_is_capped_per_client(make_app):
     app = make_app(KAPU_CLIENT_MAILS_PER_HOUR=2)
     client = app.test_client()
     token = csrf_token(client, "/register")
-    statuses = [client.post("/register", data={"csrf_token": token, "username": f"user.{i}", "full_name": "X Y",
-                                               "email": f"u{i}@example.hu"}).status_code for i in range(3)]
+    statuses = [
+        client.post(
+            "/register",
+            data={"csrf_token": token, "username": f"user.{i}", "full_name": "X Y", "email": f"u{i}@example.hu"},
+        ).status_code
+        for i in range(3)
+    ]
     assert statuses == [200, 200, 429]
     with app.app_context():
         from models import Account

@@ -26,6 +26,16 @@ def test_tampered_truncated_foreign_salt_and_foreign_key_tokens_are_invalid():
     token = signer.sign({"c": 1, "k": "X"})
     foreign_salt = LinkSigner(SECRET, "email-change", max_age=60).sign({"c": 1, "k": "X"})
     foreign_key = URLSafeTimedSerializer("another-secret-key-here", salt="kapu.link.activate").dumps({"c": 1})
-    for bad in (token[:-3], token[:10], token.replace(".", "x", 1), "A" + token[1:], foreign_salt, foreign_key,
-                "", None, "x" * 5000, "é" * 10):
+    for bad in (
+        token[:-3],
+        token[:10],
+        token.replace(".", "x", 1),
+        "A" + token[1:],
+        foreign_salt,
+        foreign_key,
+        "",
+        None,
+        "x" * 5000,
+        "é" * 10,
+    ):
         assert signer.check(bad).status == "invalid", bad

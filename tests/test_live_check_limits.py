@@ -20,8 +20,9 @@ def checker(app, address="203.0.113.7"):
     token = csrf_token(client, "/register")
 
     def check(path, **data):
-        return client.post(path, data=data, headers={"X-CSRFToken": token, "HX-Request": "true"},
-                           environ_base={"REMOTE_ADDR": address})
+        return client.post(
+            path, data=data, headers={"X-CSRFToken": token, "HX-Request": "true"}, environ_base={"REMOTE_ADDR": address}
+        )
 
     return check
 
@@ -54,8 +55,9 @@ def test_the_limit_message_is_in_the_visitors_language(small_limit_app):
 
 def test_the_default_limit_lets_a_person_type_but_not_a_script_hammer(app):
     check = checker(app)
-    statuses = [check("/activate/check/password_confirm", password="a", password_confirm="b").status_code
-                for _ in range(130)]
+    statuses = [
+        check("/activate/check/password_confirm", password="a", password_confirm="b").status_code for _ in range(130)
+    ]
     assert statuses[:120] == [200] * 120 and set(statuses[120:]) == {429}
 
 
@@ -63,22 +65,35 @@ def test_the_account_checks_are_limited_too(small_limit_app):
     from domain import accounts
 
     with small_limit_app.test_request_context():
-        accounts.register(small_limit_app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
-                          email="janos@example.hu", language="en", channel="office")
+        accounts.register(
+            small_limit_app.extensions["kapu"],
+            username="kovacs.janos",
+            full_name="Kovács János",
+            email="janos@example.hu",
+            language="en",
+            channel="office",
+        )
     auth = Auth.of(small_limit_app)
     auth.activate()
     auth.login()
     client = auth.client
     token = csrf_token(client, "/account")
-    statuses = [client.post("/account/check/password", data={"change-password": "x"},
-                            headers={"X-CSRFToken": token}).status_code for _ in range(6)]
+    statuses = [
+        client.post(
+            "/account/check/password", data={"change-password": "x"}, headers={"X-CSRFToken": token}
+        ).status_code
+        for _ in range(6)
+    ]
     assert statuses == [200] * 5 + [429]
 
 
-@pytest.mark.parametrize("password", [
-    ("kerekes kút mellett áll a nyírfa, és a patak partján fütyül a rigó " * 2)[:72],
-    (LOOKALIKES * 4)[:72],
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        ("kerekes kút mellett áll a nyírfa, és a patak partján fütyül a rigó " * 2)[:72],
+        (LOOKALIKES * 4)[:72],
+    ],
+)
 def test_a_long_password_costs_little_to_check(services, password):
     assert len(password) == 72
     started = time.process_time()
@@ -88,8 +103,7 @@ def test_a_long_password_costs_little_to_check(services, password):
     assert per_check < 0.03, f"{per_check * 1000:.0f} ms of CPU per check"  # before: 35-50 ms, and seconds
 
 
-def test_the_live_check_and_the_submit_analyse_the_same_bounded_prefix(app, client, monkeypatch, registered,
-                                                                       mailbox):
+def test_the_live_check_and_the_submit_analyse_the_same_bounded_prefix(app, client, monkeypatch, registered, mailbox):
     seen = []
     import zxcvbn  # domain/passwords.py imports it at the first check, from the package
 
@@ -97,11 +111,17 @@ def test_the_live_check_and_the_submit_analyse_the_same_bounded_prefix(app, clie
     monkeypatch.setattr(zxcvbn, "zxcvbn", lambda text, **kw: seen.append(text) or real(text, **kw))
     long_password = "passwordpassword" + " zöld fenyő alatt hűs patak csobog" * 2
     token = csrf_token(client)
-    live = client.post("/activate/check/password", data={"password": long_password},
-                       headers={"X-CSRFToken": token})
-    submit = client.post("/activate", data={"csrf_token": token, "username": "kovacs.janos",
-                                            "code": mailbox.last_code(), "password": long_password,
-                                            "password_confirm": long_password})
+    live = client.post("/activate/check/password", data={"password": long_password}, headers={"X-CSRFToken": token})
+    submit = client.post(
+        "/activate",
+        data={
+            "csrf_token": token,
+            "username": "kovacs.janos",
+            "code": mailbox.last_code(),
+            "password": long_password,
+            "password_confirm": long_password,
+        },
+    )
     assert seen == [long_password[:16], long_password[:16]]
     # The same verdict both ways: the weak beginning is told live and refused on submit.
     assert "too common" in live.get_data(as_text=True)

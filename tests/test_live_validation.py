@@ -8,8 +8,9 @@ def check(client, csrf):
     token = csrf()
 
     def post(field, **data):
-        response = client.post(f"/activate/check/{field}", data=data,
-                               headers={"X-CSRFToken": token, "HX-Request": "true"})
+        response = client.post(
+            f"/activate/check/{field}", data=data, headers={"X-CSRFToken": token, "HX-Request": "true"}
+        )
         return response.status_code, response.get_data(as_text=True).strip()
 
     return post
@@ -21,8 +22,11 @@ def check(client, csrf):
         ("password", {"password": "short"}, "at least 15 characters"),
         ("password", {"password": "password1234"}, "too common"),
         ("password", {"username": "kovacs.janos", "password": "kovacs.janos.2000"}, "from your username"),
-        ("password_confirm", {"password": "a long good phrase", "password_confirm": "a long good phrasx"},
-         "do not match"),
+        (
+            "password_confirm",
+            {"password": "a long good phrase", "password_confirm": "a long good phrasx"},
+            "do not match",
+        ),
         ("code", {"code": "ABC"}, "10 letters and digits"),
         ("username", {"username": "a b"}, "3 to 64 letters"),
     ],

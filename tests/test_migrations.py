@@ -151,8 +151,14 @@ def test_a_step_that_rebuilds_a_table_keeps_the_rows_that_point_at_it(tmp_path, 
     database = open_sqlite(path)
     from playhouse.migrate import migrate
 
-    with_steps(monkeypatch, step(lambda migrator, db: migrate(
-        migrator.alter_column_type("account", "office", CharField(max_length=64, null=True)))))
+    with_steps(
+        monkeypatch,
+        step(
+            lambda migrator, db: migrate(
+                migrator.alter_column_type("account", "office", CharField(max_length=64, null=True))
+            )
+        ),
+    )
     migrations.upgrade(database)
     database.close()
     with sqlite3.connect(path) as connection:
@@ -222,8 +228,12 @@ def test_a_server_starting_while_another_creates_the_schema_waits_and_finds_it_c
 
 
 def run_cli(tmp_path, *args, code=None):
-    env = {**os.environ, "KAPU_DATABASE_URL": f"sqlite:///{tmp_path / 'kapu.db'}",
-           "KAPU_SECRET_KEY": RELEASED_KEY, "KAPU_SMTP_HOST": ""}
+    env = {
+        **os.environ,
+        "KAPU_DATABASE_URL": f"sqlite:///{tmp_path / 'kapu.db'}",
+        "KAPU_SECRET_KEY": RELEASED_KEY,
+        "KAPU_SMTP_HOST": "",
+    }
     command = [sys.executable, "-m", "flask", "--app", "app", *args] if code is None else [sys.executable, "-c", code]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
@@ -233,8 +243,11 @@ def test_the_command_line_and_the_server_refuse_a_newer_schema_in_one_line(tmp_p
     released_database(tmp_path / "kapu.db")
     with sqlite3.connect(tmp_path / "kapu.db") as connection:
         connection.execute("INSERT INTO schema_version (version) VALUES (99)")
-    for result in (run_cli(tmp_path, "notice", "list"), run_cli(tmp_path, "migrate"),
-                   run_cli(tmp_path, code="from app import create_app; create_app()")):
+    for result in (
+        run_cli(tmp_path, "notice", "list"),
+        run_cli(tmp_path, "migrate"),
+        run_cli(tmp_path, code="from app import create_app; create_app()"),
+    ):
         assert result.returncode != 0
         assert result.stderr.strip().count("\n") == 0, result.stderr
         assert "version 99, newer than this Kapu" in result.stderr

@@ -62,8 +62,14 @@ def registered_in():
 
     def register(app):
         with app.test_request_context():
-            accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
-                              email="janos@example.hu", language="en", channel="online")
+            accounts.register(
+                app.extensions["kapu"],
+                username="kovacs.janos",
+                full_name="Kovács János",
+                email="janos@example.hu",
+                language="en",
+                channel="online",
+            )
 
     return register
 
@@ -71,13 +77,21 @@ def registered_in():
 def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(client, registered):
     before = client.get("/metrics").get_data(as_text=True)
     client.get("/activate")
-    client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kovacs.janos",
-                                "password": "wrong password entirely"})
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client, "/login"),
+            "username": "kovacs.janos",
+            "password": "wrong password entirely",
+        },
+    )
     response = client.get("/metrics")
     assert response.status_code == 200 and response.mimetype == "text/plain"
     text = response.get_data(as_text=True)
-    assert metric_sample(text, "kapu_http_requests_total", route="/activate", status="200") == \
-        metric_sample(before, "kapu_http_requests_total", route="/activate", status="200") + 1
+    assert (
+        metric_sample(text, "kapu_http_requests_total", route="/activate", status="200")
+        == metric_sample(before, "kapu_http_requests_total", route="/activate", status="200") + 1
+    )
     assert metric_sample(text, "kapu_login_failures_total") == metric_sample(before, "kapu_login_failures_total") + 1
     assert metric_sample(text, "kapu_http_request_duration_seconds_count", route="/activate") >= 1
     assert metric_sample(text, "kapu_outbox_pending") == 1
@@ -85,11 +99,16 @@ def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(clien
     assert "kapu_outbox_failed 0.0" in text
 
 
-@pytest.mark.parametrize("how", [{"environ_base": {"REMOTE_ADDR": "203.0.113.9"}},
-                                 {"headers": {"X-Forwarded-For": "203.0.113.9"}},
-                                 # a local proxy that passes on only the scheme or the host is still a proxy
-                                 {"headers": {"X-Forwarded-Proto": "https"}},
-                                 {"headers": {"X-Forwarded-Host": "kapu.example"}}])
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"environ_base": {"REMOTE_ADDR": "203.0.113.9"}},
+        {"headers": {"X-Forwarded-For": "203.0.113.9"}},
+        # a local proxy that passes on only the scheme or the host is still a proxy
+        {"headers": {"X-Forwarded-Proto": "https"}},
+        {"headers": {"X-Forwarded-Host": "kapu.example"}},
+    ],
+)
 def test_metrics_are_hidden_from_anyone_else(client, how):
     assert client.get("/metrics", **how).status_code == 404
 
@@ -99,8 +118,14 @@ def test_metrics_with_a_token_need_it_even_from_loopback(make_app):
     client = app.test_client()
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 404
-    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"},
-                      headers={"Authorization": "Bearer scrape-token-0123456789"}).status_code == 200
+    assert (
+        client.get(
+            "/metrics",
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+            headers={"Authorization": "Bearer scrape-token-0123456789"},
+        ).status_code
+        == 200
+    )
 
 
 def test_one_access_line_per_request_with_the_route_never_the_token_or_query(client, caplog):
@@ -178,8 +203,13 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
     import sys
     from pathlib import Path
 
-    result = subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT, str(tmp_path / "prom"), str(tmp_path / "k.db")],
-                            cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", MULTIPROCESS_SCRIPT, str(tmp_path / "prom"), str(tmp_path / "k.db")],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert metric_sample(result.stdout, "kapu_http_requests_total", route="/healthz", status="200") == 2
 
@@ -191,12 +221,25 @@ def test_json_format_end_to_end(tmp_path):
     import sys
     from pathlib import Path
 
-    code = ("from app import create_app; app = create_app(); app.test_client().get('/activate/tok?x=1'); "
-            "app.extensions['kapu_database'].close()")
-    env = {**os.environ, "KAPU_LOG_FORMAT": "json", "KAPU_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
-           "KAPU_SECRET_KEY": "y" * 32, "KAPU_SMTP_HOST": ""}
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
-                            capture_output=True, text=True, timeout=60)
+    code = (
+        "from app import create_app; app = create_app(); app.test_client().get('/activate/tok?x=1'); "
+        "app.extensions['kapu_database'].close()"
+    )
+    env = {
+        **os.environ,
+        "KAPU_LOG_FORMAT": "json",
+        "KAPU_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+        "KAPU_SECRET_KEY": "y" * 32,
+        "KAPU_SMTP_HOST": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     entries = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     access = [e for e in entries if e["logger"] == "kapu.access"]
     assert len(access) == 1 and access[0]["route"] == "/activate/<token>", result.stderr
@@ -214,9 +257,20 @@ def test_readyz_says_when_the_backlog_is_too_long(make_app, registered_in):
     from domain import accounts
 
     with app.test_request_context():
-        accounts.register(app.extensions["kapu"], username="nagy.anna", full_name="Nagy Anna",
-                          email="anna@example.hu", language="en", channel="online")
+        accounts.register(
+            app.extensions["kapu"],
+            username="nagy.anna",
+            full_name="Nagy Anna",
+            email="anna@example.hu",
+            language="en",
+            channel="online",
+        )
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["checks"] == {"database": "ok", "schema": "ok", "mail_backlog": "too_high",
-                                             "mail_age": "ok", "mail_delivery": "ok"}
+    assert response.get_json()["checks"] == {
+        "database": "ok",
+        "schema": "ok",
+        "mail_backlog": "too_high",
+        "mail_age": "ok",
+        "mail_delivery": "ok",
+    }

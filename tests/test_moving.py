@@ -18,8 +18,10 @@ def target_url(postgres_server):
 
 def snapshot(app):
     with app.app_context():
-        return {model.__name__: [tuple(row.values()) for row in model.select().order_by(model.id).dicts()]
-                for model in TABLES}
+        return {
+            model.__name__: [tuple(row.values()) for row in model.select().order_by(model.id).dicts()]
+            for model in TABLES
+        }
 
 
 @pytest.mark.sqlite_only
@@ -32,8 +34,17 @@ def test_a_sqlite_deployment_moves_to_postgres_and_a_pending_account_activates_t
     pending_code = mailbox.last_code("cili.toth@example.hu")
     with app.app_context():
         activation.activate(services, "anna.kiss", mailbox.last_code("anna.kiss@example.hu"), STRONG_PASSWORD)
-        notices.add(title="Karbantartás", body="Szombaton", service="", still_works="", contact="",
-                    severity="info", detected_at=None, until=None, actor="cli")
+        notices.add(
+            title="Karbantartás",
+            body="Szombaton",
+            service="",
+            still_works="",
+            contact="",
+            severity="info",
+            detected_at=None,
+            until=None,
+            actor="cli",
+        )
     before = snapshot(app)
 
     result = runner.invoke(args=["move-to-postgres", target_url])

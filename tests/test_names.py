@@ -12,29 +12,48 @@ PHISHING = "FONTOS: a fiókját felfüggesztettük, lépjen be itt: https://kapu
 
 
 def register(client, username="nagy.eva", full_name="Nagy Éva", email="eva@example.hu"):
-    return client.post("/register", data={"csrf_token": csrf_token(client, "/register"), "username": username,
-                                          "full_name": full_name, "email": email})
+    return client.post(
+        "/register",
+        data={
+            "csrf_token": csrf_token(client, "/register"),
+            "username": username,
+            "full_name": full_name,
+            "email": email,
+        },
+    )
 
 
-@pytest.mark.parametrize("full_name", [
-    "Nagy Éva", "Dr. Kiss J.", "O'Brien Mary-Ann", "Szabó-Nagy Anna Mária", "Иван Петров", "李小龍", "Ng",
-    "Ο’Κόννορ Γιώργος",
-])
+@pytest.mark.parametrize(
+    "full_name",
+    [
+        "Nagy Éva",
+        "Dr. Kiss J.",
+        "O'Brien Mary-Ann",
+        "Szabó-Nagy Anna Mária",
+        "Иван Петров",
+        "李小龍",
+        "Ng",
+        "Ο’Κόννορ Γιώργος",
+    ],
+)
 def test_real_names_in_any_script_are_accepted(client, app, full_name):
     assert register(client, full_name=full_name).status_code == 200
     with app.app_context():
         assert Account.get().full_name == full_name
 
 
-@pytest.mark.parametrize("full_name, message", [
-    (PHISHING, "only letters, spaces"),
-    ("Kapu.hu Ügyfélszolgálat", "only letters, spaces"),
-    ("Nagy Éva <b>", "only letters, spaces"),
-    ("Nagy Éva 2", "only letters, spaces"),
-    ("-- .", "only letters, spaces"),
-    ("É", "2 to 100 characters"),
-    ("Á" * 101, "2 to 100 characters"),
-])
+@pytest.mark.parametrize(
+    "full_name, message",
+    [
+        (PHISHING, "only letters, spaces"),
+        ("Kapu.hu Ügyfélszolgálat", "only letters, spaces"),
+        ("Nagy Éva <b>", "only letters, spaces"),
+        ("Nagy Éva 2", "only letters, spaces"),
+        ("-- .", "only letters, spaces"),
+        ("É", "2 to 100 characters"),
+        ("Á" * 101, "2 to 100 characters"),
+    ],
+)
 def test_names_that_are_not_names_are_refused(client, app, full_name, message):
     response = register(client, full_name=full_name)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
@@ -42,10 +61,22 @@ def test_names_that_are_not_names_are_refused(client, app, full_name, message):
         assert Account.select().count() == 0 and OutboxMessage.select().count() == 0
 
 
-@pytest.mark.parametrize("username", [
-    "kapu-gov-hu.example", "kapu.gov.hu", "ugyfelkapu.com", "www.kapu", "wwwkapu", "http.kapu", "https-kapu",
-    "belepes.bank", "kapu.test", "kiss.co.uk", "xn--kapu-9na.x",
-])
+@pytest.mark.parametrize(
+    "username",
+    [
+        "kapu-gov-hu.example",
+        "kapu.gov.hu",
+        "ugyfelkapu.com",
+        "www.kapu",
+        "wwwkapu",
+        "http.kapu",
+        "https-kapu",
+        "belepes.bank",
+        "kapu.test",
+        "kiss.co.uk",
+        "xn--kapu-9na.x",
+    ],
+)
 def test_usernames_shaped_like_web_addresses_are_refused(client, app, username):
     response = register(client, username=username)
     assert response.status_code == 422
@@ -59,8 +90,10 @@ def test_usernames_mixing_scripts_are_refused(client, app, username):
     assert "letters of one alphabet" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("username", ["kovacs.janos", "nagy.eva", "szabó_anna", "анна", "иван.петров",
-                                      "γιώργος", "山田たろう", "kiss.anna.1990"])
+@pytest.mark.parametrize(
+    "username",
+    ["kovacs.janos", "nagy.eva", "szabó_anna", "анна", "иван.петров", "γιώργος", "山田たろう", "kiss.anna.1990"],
+)
 def test_ordinary_usernames_in_one_script_are_accepted(client, app, username):
     assert register(client, username=username).status_code == 200
 
@@ -74,14 +107,17 @@ def test_a_cyrillic_lookalike_cannot_pose_as_an_existing_user(client, app, mailb
 
 
 def test_the_command_line_uses_the_same_rules(runner, app):
-    name = runner.invoke(args=["register", "--username", "nagy.eva", "--full-name", PHISHING,
-                               "--email", "eva@example.hu"])
+    name = runner.invoke(
+        args=["register", "--username", "nagy.eva", "--full-name", PHISHING, "--email", "eva@example.hu"]
+    )
     assert name.exit_code != 0 and "--full-name" in name.output and "only letters" in name.output
-    user = runner.invoke(args=["register", "--username", "kapu-gov-hu.example", "--full-name", "Nagy Éva",
-                               "--email", "eva@example.hu"])
+    user = runner.invoke(
+        args=["register", "--username", "kapu-gov-hu.example", "--full-name", "Nagy Éva", "--email", "eva@example.hu"]
+    )
     assert user.exit_code != 0 and "--username" in user.output and "web address" in user.output
-    mixed = runner.invoke(args=["register", "--username", "\u0430nna", "--full-name", "Nagy Éva",
-                                "--email", "eva@example.hu"])
+    mixed = runner.invoke(
+        args=["register", "--username", "\u0430nna", "--full-name", "Nagy Éva", "--email", "eva@example.hu"]
+    )
     assert mixed.exit_code != 0 and "one alphabet" in mixed.output
     with app.app_context():
         assert Account.select().count() == 0
@@ -89,9 +125,15 @@ def test_the_command_line_uses_the_same_rules(runner, app):
 
 def test_the_desk_uses_the_same_rules(auth):
     clerk = auth.staff_login("clerk.bp", "clerk", office="BP-V-OKM")
-    response = clerk.post("/desk/register", data={"csrf_token": csrf_token(clerk, "/desk"),
-                                                  "username": "www.kapu", "full_name": PHISHING,
-                                                  "email": "x@example.hu"})
+    response = clerk.post(
+        "/desk/register",
+        data={
+            "csrf_token": csrf_token(clerk, "/desk"),
+            "username": "www.kapu",
+            "full_name": PHISHING,
+            "email": "x@example.hu",
+        },
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "web address" in page and "only letters" in page
 
@@ -101,14 +143,18 @@ def links_in_text(text):
     return re.findall(r"https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:hu|com|example|gov)\b", text)
 
 
-@pytest.mark.parametrize("full_name, username", [
-    (PHISHING, "kapu-gov-hu.example"),  # stored before the rules existed
-    ("Kiss <a href='https://evil.example'>kattintson</a>", "kiss.anna"),
-])
+@pytest.mark.parametrize(
+    "full_name, username",
+    [
+        (PHISHING, "kapu-gov-hu.example"),  # stored before the rules existed
+        ("Kiss <a href='https://evil.example'>kattintson</a>", "kiss.anna"),
+    ],
+)
 def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, services, mailbox, full_name, username):
     with app.test_request_context():
-        accounts.register(services, username=username, full_name=full_name, email="victim@example.hu",
-                          language="hu", channel="office")
+        accounts.register(
+            services, username=username, full_name=full_name, email="victim@example.hu", language="hu", channel="office"
+        )
     message, text = mailbox.messages("victim@example.hu")[0]
     assert [link for link in links_in_text(text) if not link.startswith("http://kapu.test/")] == []
     assert "kapu-gov-hu" not in text and "evil.example" not in text
@@ -124,7 +170,13 @@ def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, services, m
 
 def test_mail_keeps_ordinary_names_and_usernames(app, services, mailbox):
     with app.test_request_context():
-        accounts.register(services, username="kovacs.janos", full_name="Dr. Kovács J. János",
-                          email="janos@example.hu", language="en", channel="office")
+        accounts.register(
+            services,
+            username="kovacs.janos",
+            full_name="Dr. Kovács J. János",
+            email="janos@example.hu",
+            language="en",
+            channel="office",
+        )
     text = mailbox.last_text("janos@example.hu")
     assert "Dear Dr. Kovács J. János," in text.splitlines() and "(kovacs.janos)" in text

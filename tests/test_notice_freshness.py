@@ -21,7 +21,7 @@ MARGIN_SECONDS = 3.0  # a loaded machine answers slowly; still far below what "w
 def _page(url):
     with urllib.request.urlopen(url + "/activate", timeout=10) as response:  # a new connection: any worker
         html = response.read().decode()
-    return html[html.index('id="notice-banner"'):html.index("<main")]
+    return html[html.index('id="notice-banner"') : html.index("<main")]
 
 
 def _every_answer(server, shows, answers=12):
@@ -37,13 +37,24 @@ def _every_answer(server, shows, answers=12):
 
 
 def _cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_notice_added_or_ended_elsewhere_reaches_every_worker_within_seconds(tmp_path):
-    env = clean_environment(KAPU_DATABASE_URL=f"sqlite:///{tmp_path / 'kapu.db'}", KAPU_WORKERS="2",
-                            KAPU_SECRET_KEY="freshness-test-secret-key", KAPU_LANGUAGE="hu")
+    env = clean_environment(
+        KAPU_DATABASE_URL=f"sqlite:///{tmp_path / 'kapu.db'}",
+        KAPU_WORKERS="2",
+        KAPU_SECRET_KEY="freshness-test-secret-key",
+        KAPU_LANGUAGE="hu",
+    )
     server = ServedKapu(tmp_path, env).wait_ready()
     try:
         for _ in range(20):  # both workers have drawn (and keep) a banner without the notice

@@ -7,10 +7,22 @@ import pytest
 from tests.support.helpers import csrf_token
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-SEED_NOTICE = ["notice", "add", "--title", "E-aláírás szolgáltatás hibája",
-               "--body", "Az e-aláírás hibája miatt a határozatok elektronikus kiadása szünetel.",
-               "--service", "EESZT csatlakozási engedély", "--still-works", "A kérelem elektronikusan beadható.",
-               "--contact", "EESZT Kontakt Center", "--detected-at", "2021-01-12T08:00"]
+SEED_NOTICE = [
+    "notice",
+    "add",
+    "--title",
+    "E-aláírás szolgáltatás hibája",
+    "--body",
+    "Az e-aláírás hibája miatt a határozatok elektronikus kiadása szünetel.",
+    "--service",
+    "EESZT csatlakozási engedély",
+    "--still-works",
+    "A kérelem elektronikusan beadható.",
+    "--contact",
+    "EESZT Kontakt Center",
+    "--detected-at",
+    "2021-01-12T08:00",
+]
 
 
 def test_cli_add_list_and_end(runner, client):
@@ -33,7 +45,7 @@ def test_cli_refuses_bad_dates_with_one_line(runner):
 def test_an_active_notice_is_a_banner_on_every_page(runner, client, path):
     runner.invoke(args=SEED_NOTICE)
     html = client.get(path).get_data(as_text=True)
-    banner = html[html.index('id="notice-banner"'):html.index('<main')]
+    banner = html[html.index('id="notice-banner"') : html.index("<main")]
     assert "E-aláírás szolgáltatás hibája" in banner and 'aria-labelledby="notice-banner-title"' in banner
     assert 'hx-trigger="every 60s"' in banner and 'hx-get="/notices/banner"' in banner
 
@@ -48,8 +60,18 @@ def test_the_banner_alone_is_served_for_polling_and_empties_when_ended(runner, c
 
 
 def test_a_notice_with_until_ends_by_itself(runner, client, frozen_clock):
-    runner.invoke(args=["notice", "add", "--title", "Planned maintenance", "--body", "Short break.",
-                        "--until", "2099-01-01T00:00"])
+    runner.invoke(
+        args=[
+            "notice",
+            "add",
+            "--title",
+            "Planned maintenance",
+            "--body",
+            "Short break.",
+            "--until",
+            "2099-01-01T00:00",
+        ]
+    )
     assert "Planned maintenance" in client.get("/").get_data(as_text=True)
     frozen_clock.advance(days=365 * 80)
     assert "Planned maintenance" not in client.get("/").get_data(as_text=True)
@@ -62,8 +84,12 @@ def test_current_and_past_notices_are_listed_with_every_field(runner, client):
     html = client.get("/notices").get_data(as_text=True)
     current, past = html.split('id="past-title"')
     assert "E-aláírás szolgáltatás hibája" in current and "Old outage" in past
-    for text in ("EESZT csatlakozási engedély", "A kérelem elektronikusan beadható.", "EESZT Kontakt Center",
-                 "2021-01-12 08:00"):
+    for text in (
+        "EESZT csatlakozási engedély",
+        "A kérelem elektronikusan beadható.",
+        "EESZT Kontakt Center",
+        "2021-01-12 08:00",
+    ):
         assert text in current
 
 
@@ -88,9 +114,19 @@ def test_an_admin_manages_notices_at_the_desk(app, auth, client):
     token = csrf_token(admin, "/desk/notices")
     bad = admin.post("/desk/notices", data={"csrf_token": token, "title": ""})
     assert bad.status_code == 422 and "error-summary" in bad.get_data(as_text=True)
-    created = admin.post("/desk/notices", data={
-        "csrf_token": token, "service": "Ügyfélkapu", "title": "Lassú válaszidő", "body": "Terhelés.",
-        "still_works": "", "contact": "", "severity": "disruption", "detected_at": "2026-11-25T10:00"})
+    created = admin.post(
+        "/desk/notices",
+        data={
+            "csrf_token": token,
+            "service": "Ügyfélkapu",
+            "title": "Lassú válaszidő",
+            "body": "Terhelés.",
+            "still_works": "",
+            "contact": "",
+            "severity": "disruption",
+            "detected_at": "2026-11-25T10:00",
+        },
+    )
     assert created.status_code == 303
     assert "Lassú válaszidő" in client.get("/").get_data(as_text=True)
     assert admin.post("/desk/notices/1/end", data={"csrf_token": token}).status_code == 303

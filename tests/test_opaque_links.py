@@ -26,9 +26,11 @@ def code_value(html):
 def state(app):
     """Everything a link opening must leave alone: accounts, codes, mail."""
     with app.app_context():
-        return ([a.__data__ for a in Account.select().order_by(Account.id)],
-                [c.__data__ for c in OneTimeCode.select().order_by(OneTimeCode.id)],
-                [m.__data__ for m in OutboxMessage.select().order_by(OutboxMessage.id)])
+        return (
+            [a.__data__ for a in Account.select().order_by(Account.id)],
+            [c.__data__ for c in OneTimeCode.select().order_by(OneTimeCode.id)],
+            [m.__data__ for m in OutboxMessage.select().order_by(OutboxMessage.id)],
+        )
 
 
 def test_the_code_is_not_readable_in_the_link(registered, mailbox):
@@ -97,8 +99,12 @@ def test_expired_is_410_and_invalid_is_400(client, services, registered, mailbox
     token = token_of(link)
     payload = services.activation_links._signer.check(token).data
     foreign_salt = services.email_links.sign(payload)  # the right key, another purpose
-    for bad, status in ((token[:-3], 400), (token[: len(token) // 2], 400), (token.replace(".", "x", 1), 400),
-                        (foreign_salt, 400)):
+    for bad, status in (
+        (token[:-3], 400),
+        (token[: len(token) // 2], 400),
+        (token.replace(".", "x", 1), 400),
+        (foreign_salt, 400),
+    ):
         response = client.get(f"/activate/{bad}")
         assert response.status_code == status, bad
         assert "broken or incomplete" in response.get_data(as_text=True)
@@ -107,7 +113,8 @@ def test_expired_is_410_and_invalid_is_400(client, services, registered, mailbox
     expired = client.get(link)
     assert expired.status_code == 410
     assert "expired" in expired.get_data(as_text=True) and 'href="/forgotten-password"' in expired.get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_a_link_signed_long_ago_is_expired_by_its_signature(client, registered, mailbox, monkeypatch):
@@ -141,8 +148,9 @@ def test_code_hashes_are_salted_per_row(app, services, registered, mailbox):
     code = codes.normalise(mailbox.last_code())
     assert row.code_hash == codes.keyed_hash(services.code_key, code, row.code_salt)
     assert row.code_hash != codes.keyed_hash(services.code_key, code)
-    assert codes.keyed_hash(services.code_key, code, codes.new_salt()) != codes.keyed_hash(services.code_key, code,
-                                                                                        codes.new_salt())
+    assert codes.keyed_hash(services.code_key, code, codes.new_salt()) != codes.keyed_hash(
+        services.code_key, code, codes.new_salt()
+    )
 
 
 def test_a_code_stored_before_salts_still_activates(app, services, registered, mailbox, auth):

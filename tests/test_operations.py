@@ -70,8 +70,16 @@ def test_restore_into_a_fresh_data_folder_then_the_mailed_code_activates(data_di
 
     restored = data_dir_app(tmp_path / "new")  # the server started again
     client = restored.test_client()
-    client.post("/activate", data={"csrf_token": csrf_token(client), "username": "kovacs.janos", "code": code,
-                                   "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD})
+    client.post(
+        "/activate",
+        data={
+            "csrf_token": csrf_token(client),
+            "username": "kovacs.janos",
+            "code": code,
+            "password": STRONG_PASSWORD,
+            "password_confirm": STRONG_PASSWORD,
+        },
+    )
     with restored.app_context():
         assert Account.get(Account.username == "kovacs.janos").status == "active"
 
@@ -98,18 +106,31 @@ def test_backup_says_to_keep_the_key_from_the_environment(runner, tmp_path):
 def old_and_new_rows(app, services, frozen_clock):
     """Rows made 400 days ago (expired, used, abandoned) and rows made today."""
     with app.test_request_context():
-        accounts.register(services, username="abandoned", full_name="Régi Polgár", email="old@example.hu",
-                          language="en", channel="online")
-        activated = accounts.register(services, username="activated", full_name="Aktív Polgár",
-                                      email="active@example.hu", language="en", channel="online").account
+        accounts.register(
+            services,
+            username="abandoned",
+            full_name="Régi Polgár",
+            email="old@example.hu",
+            language="en",
+            channel="online",
+        )
+        activated = accounts.register(
+            services,
+            username="activated",
+            full_name="Aktív Polgár",
+            email="active@example.hu",
+            language="en",
+            channel="online",
+        ).account
         Account.update(status="active").where(Account.id == activated.id).execute()
         OneTimeCode.update(used_at=clock.now()).where(OneTimeCode.account == activated).execute()
         OutboxMessage.update(status="sent", sent_at=clock.now()).execute()
         Hit.create(key="login:x", at=clock.now())
     frozen_clock.advance(days=400)
     with app.test_request_context():
-        accounts.register(services, username="recent", full_name="Új Polgár", email="new@example.hu",
-                          language="en", channel="online")
+        accounts.register(
+            services, username="recent", full_name="Új Polgár", email="new@example.hu", language="en", channel="online"
+        )
 
 
 def test_purge_deletes_by_the_retention_settings(app, services, runner, frozen_clock):
@@ -124,8 +145,10 @@ def test_purge_deletes_by_the_retention_settings(app, services, runner, frozen_c
         assert Hit.select().count() == 0
         assert {e.kind for e in AuditEvent.select()} <= {"registration", "code_issued", "purge"}
         assert AuditEvent.select().where(AuditEvent.at < clock.now() - timedelta(days=365)).count() == 0
-    assert "Deleted 0 audit events, 0 sent mail, 0 used or expired codes, 0 never-activated accounts" in \
-        runner.invoke(args=["purge"]).output
+    assert (
+        "Deleted 0 audit events, 0 sent mail, 0 used or expired codes, 0 never-activated accounts"
+        in runner.invoke(args=["purge"]).output
+    )
 
 
 def test_a_short_setting_keeps_less(make_app, frozen_clock):

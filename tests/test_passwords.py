@@ -145,8 +145,11 @@ def test_no_more_hashes_run_at_once_than_the_process_has_slots(monkeypatch, oper
     monkeypatch.setattr(passwords, "_hashing_slots", passwords._hashing_slots)  # restored after the test
     passwords.limit_concurrent_hashing(2)
     hasher = passwords.normalising(FAST)
-    call = (lambda: hasher.hash("some long passphrase here")) if operation == "hash" else (
-        lambda: hasher.verify("$argon2id$stored", "some long passphrase here"))
+    call = (
+        (lambda: hasher.hash("some long passphrase here"))
+        if operation == "hash"
+        else (lambda: hasher.verify("$argon2id$stored", "some long passphrase here"))
+    )
     threads = [threading.Thread(target=call) for _ in range(6)]
     for thread in threads:
         thread.start()

@@ -17,19 +17,22 @@ TRUSTED = (ip_network("127.0.0.1/32"), ip_network("10.0.0.0/8"), ip_network("::1
 # ----------------------------------------------------------------------------------------- the pieces
 
 
-@pytest.mark.parametrize("peer, forwarded_for, client, hops", [
-    ("127.0.0.1", ["198.51.100.1"], "198.51.100.1", 1),
-    ("127.0.0.1", ["203.0.113.9", "198.51.100.1"], "198.51.100.1", 1),  # the client's own claim is left of it
-    ("127.0.0.1", ["198.51.100.1", "10.1.2.3"], "198.51.100.1", 2),  # two proxies of ours
-    ("127.0.0.1", ["10.1.2.3", "127.0.0.1"], "10.1.2.3", 2),  # only trusted hops: the leftmost
-    ("127.0.0.1", [], "127.0.0.1", 0),
-    ("192.0.2.50", ["198.51.100.1"], "192.0.2.50", 0),  # not from a proxy: the header is the client's word
-    ("127.0.0.1", ["garbage", "10.1.2.3"], "10.1.2.3", 1),  # an unreadable entry: the nearest trusted hop
-    ("127.0.0.1", ["[2001:db8::7]:4711"], "2001:db8::7", 1),
-    ("127.0.0.1", ["198.51.100.1:4711"], "198.51.100.1", 1),
-    ("::ffff:127.0.0.1", ["198.51.100.1"], "198.51.100.1", 1),  # an IPv4-mapped peer is that IPv4 address
-    ("::1", ["2001:db8::1"], "2001:db8::1", 1),
-])
+@pytest.mark.parametrize(
+    "peer, forwarded_for, client, hops",
+    [
+        ("127.0.0.1", ["198.51.100.1"], "198.51.100.1", 1),
+        ("127.0.0.1", ["203.0.113.9", "198.51.100.1"], "198.51.100.1", 1),  # the client's own claim is left of it
+        ("127.0.0.1", ["198.51.100.1", "10.1.2.3"], "198.51.100.1", 2),  # two proxies of ours
+        ("127.0.0.1", ["10.1.2.3", "127.0.0.1"], "10.1.2.3", 2),  # only trusted hops: the leftmost
+        ("127.0.0.1", [], "127.0.0.1", 0),
+        ("192.0.2.50", ["198.51.100.1"], "192.0.2.50", 0),  # not from a proxy: the header is the client's word
+        ("127.0.0.1", ["garbage", "10.1.2.3"], "10.1.2.3", 1),  # an unreadable entry: the nearest trusted hop
+        ("127.0.0.1", ["[2001:db8::7]:4711"], "2001:db8::7", 1),
+        ("127.0.0.1", ["198.51.100.1:4711"], "198.51.100.1", 1),
+        ("::ffff:127.0.0.1", ["198.51.100.1"], "198.51.100.1", 1),  # an IPv4-mapped peer is that IPv4 address
+        ("::1", ["2001:db8::1"], "2001:db8::1", 1),
+    ],
+)
 def test_walk_from_the_right_past_trusted_hops(peer, forwarded_for, client, hops):
     assert walk(peer, forwarded_for, TRUSTED) == (client, hops)
 
@@ -39,26 +42,32 @@ def test_parse_address_refuses_what_is_not_an_address():
     assert str(parse_address(" 2001:DB8::1 ")) == "2001:db8::1"
 
 
-@pytest.mark.parametrize("address, subject", [
-    ("2001:db8::1", "2001:db8::/64"),
-    ("2001:db8::2", "2001:db8::/64"),
-    ("2001:db8:0:0:ffff:ffff:ffff:ffff", "2001:db8::/64"),
-    ("2001:db8:0:1::1", "2001:db8:0:1::/64"),
-    ("::ffff:198.51.100.1", "198.51.100.1"),
-    ("198.51.100.1", "198.51.100.1"),
-    ("unknown", "unknown"),
-])
+@pytest.mark.parametrize(
+    "address, subject",
+    [
+        ("2001:db8::1", "2001:db8::/64"),
+        ("2001:db8::2", "2001:db8::/64"),
+        ("2001:db8:0:0:ffff:ffff:ffff:ffff", "2001:db8::/64"),
+        ("2001:db8:0:1::1", "2001:db8:0:1::/64"),
+        ("::ffff:198.51.100.1", "198.51.100.1"),
+        ("198.51.100.1", "198.51.100.1"),
+        ("unknown", "unknown"),
+    ],
+)
 def test_limits_key_ipv6_clients_on_their_slash_64(address, subject):
     assert client_subject(address) == subject
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("", None),
-    ("1", 1),
-    ("2", 2),
-    ("127.0.0.1", (ip_network("127.0.0.1/32"),)),
-    ("127.0.0.1, ::1,10.0.0.0/8", (ip_network("127.0.0.1/32"), ip_network("::1/128"), ip_network("10.0.0.0/8"))),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("", None),
+        ("1", 1),
+        ("2", 2),
+        ("127.0.0.1", (ip_network("127.0.0.1/32"),)),
+        ("127.0.0.1, ::1,10.0.0.0/8", (ip_network("127.0.0.1/32"), ip_network("::1/128"), ip_network("10.0.0.0/8"))),
+    ],
+)
 def test_trusted_proxies_setting(raw, expected):
     assert load({"KAPU_TRUSTED_PROXIES": raw, "KAPU_SECRET_KEY": "x" * 20})["KAPU_TRUSTED_PROXIES"] == expected
 
@@ -92,12 +101,14 @@ class Visitor:
         if self.token is None:  # one token for the session, as in a browser
             page = self.get(path).get_data(as_text=True)
             self.token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
-        return self.client.post(path, data={"csrf_token": self.token, **data}, environ_base=self.environ,
-                                headers=self.headers)
+        return self.client.post(
+            path, data={"csrf_token": self.token, **data}, environ_base=self.environ, headers=self.headers
+        )
 
     def activate(self, username, code):
-        return self.post("/activate", username=username, code=code, password=STRONG_PASSWORD,
-                         password_confirm=STRONG_PASSWORD)
+        return self.post(
+            "/activate", username=username, code=code, password=STRONG_PASSWORD, password_confirm=STRONG_PASSWORD
+        )
 
     def register(self, n):
         return self.post("/register", username=f"polgar.{n}", full_name="Polgár Péter", email=f"p{n}@example.hu")
@@ -124,8 +135,14 @@ def pending(make_app):
         from domain import accounts
 
         with app.test_request_context():
-            accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
-                              email="janos@example.hu", language="hu", channel="office")
+            accounts.register(
+                app.extensions["kapu"],
+                username="kovacs.janos",
+                full_name="Kovács János",
+                email="janos@example.hu",
+                language="hu",
+                channel="office",
+            )
         return app, Mailbox(app).last_code()
 
     return make
@@ -165,8 +182,9 @@ def test_a_client_cannot_spoof_its_address_through_a_trusted_proxy(pending):
 def test_a_peer_that_is_not_a_trusted_proxy_is_the_client(pending):
     app, code = pending(PROXY, wrong_codes=5)
     spray_wrong_codes(Visitor(app, forwarded_for="198.51.100.1", peer="192.0.2.50"), 5)
-    assert Visitor(app, forwarded_for="198.51.100.2", peer="192.0.2.50").activate("kovacs.janos", code).status_code \
-        == 429
+    assert (
+        Visitor(app, forwarded_for="198.51.100.2", peer="192.0.2.50").activate("kovacs.janos", code).status_code == 429
+    )
     assert set(audited_addresses(app, "activation")) == {"192.0.2.50"}
 
 
@@ -179,7 +197,9 @@ def test_registrations_from_different_real_clients_are_counted_apart(make_app):
     with app.app_context():
         events = AuditEvent.select().where(AuditEvent.kind == "registration").order_by(AuditEvent.id)
         assert [(e.outcome, e.client_address) for e in events] == [("created", "198.51.100.1")] * 3 + [
-            ("rate_limited", "198.51.100.1"), ("created", "198.51.100.2")]
+            ("rate_limited", "198.51.100.1"),
+            ("created", "198.51.100.2"),
+        ]
 
 
 def test_an_ipv6_client_shares_its_slash_64_budget_and_audit_keeps_the_full_address(pending):
@@ -219,7 +239,5 @@ def test_the_per_client_post_cap_sees_real_clients(make_app):
     first = Visitor(app, forwarded_for="198.51.100.1")
     statuses = [first.post("/login", username="a.b.c", password="x").status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
-    assert Visitor(app, forwarded_for="198.51.100.2").post("/login", username="a.b.c", password="x").status_code \
-        == 401
+    assert Visitor(app, forwarded_for="198.51.100.2").post("/login", username="a.b.c", password="x").status_code == 401
     assert audited_addresses(app, "login")[-1] == "198.51.100.2"
-

@@ -11,8 +11,10 @@ from tests.support.helpers import NEW_PASSWORD
 @pytest.fixture
 def forgot(client, csrf):
     def post(username="kovacs.janos", email="janos@example.hu"):
-        return client.post("/forgotten-password", data={"csrf_token": csrf("/forgotten-password"),
-                                                        "username": username, "email": email})
+        return client.post(
+            "/forgotten-password",
+            data={"csrf_token": csrf("/forgotten-password"), "username": username, "email": email},
+        )
 
     return post
 
@@ -110,8 +112,9 @@ def kapu_database():
     return current_app.extensions["kapu_database"]
 
 
-@pytest.mark.parametrize("username, email", [("nobody.here", "janos@example.hu"),
-                                             ("kovacs.janos", "someone.else@example.hu")])
+@pytest.mark.parametrize(
+    "username, email", [("nobody.here", "janos@example.hu"), ("kovacs.janos", "someone.else@example.hu")]
+)
 def test_a_miss_does_the_same_work_as_a_match(app, services, registered, monkeypatch, username, email):
     """The same compose, seal, HMAC and SQL work, in the same order (the miss's writes are rolled back)."""
     from domain import recovery

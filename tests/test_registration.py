@@ -8,8 +8,10 @@ from models import Account, OutboxMessage
 
 
 def register(client, csrf, username="nagy.eva", full_name="Nagy Éva", email="eva@example.hu"):
-    return client.post("/register", data={"csrf_token": csrf("/register"), "username": username,
-                                          "full_name": full_name, "email": email})
+    return client.post(
+        "/register",
+        data={"csrf_token": csrf("/register"), "username": username, "full_name": full_name, "email": email},
+    )
 
 
 def test_online_registration_creates_a_pending_account_and_mails_the_code(client, app, csrf, mailbox):

@@ -27,8 +27,12 @@ def smtp():
 
 
 def _environment(tmp_path, **extra):
-    return clean_environment(KAPU_DATABASE_URL=f"sqlite:///{tmp_path / 'kapu.db'}",
-                             KAPU_SECRET_KEY="serve-test-secret-key-long-enough", KAPU_LANGUAGE="en", **extra)
+    return clean_environment(
+        KAPU_DATABASE_URL=f"sqlite:///{tmp_path / 'kapu.db'}",
+        KAPU_SECRET_KEY="serve-test-secret-key-long-enough",
+        KAPU_LANGUAGE="en",
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -53,13 +57,15 @@ def _rows(tmp_path, table):
 def _slow_post(server, browser, path, body: bytes):
     """Send a POST's headers and half its body now; return a function that sends the rest and reads the answer."""
     connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nCookie: {browser.cookie_header()}\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nCookie: {browser.cookie_header()}\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     connection.sendall(head + body[: len(body) // 2])
 
     def finish():
-        connection.sendall(body[len(body) // 2:])
+        connection.sendall(body[len(body) // 2 :])
         answer = b""
         while chunk := connection.recv(65536):
             answer += chunk
@@ -155,8 +161,13 @@ def test_serve_seeds_nothing_and_serve_demo_seeds_an_empty_database_once(served,
 
 def test_without_fork_serve_falls_back_to_waitress_and_still_stops_gracefully(tmp_path):
     """Where os.fork is missing (Windows), one waitress process serves, delivers nothing twice and exits 0."""
-    command = [sys.executable, "-c", "import os, sys; del os.fork; from flask.cli import main; sys.argv[0] = 'flask'; "
-                                     "main()", "--app", "app"]
+    command = [
+        sys.executable,
+        "-c",
+        "import os, sys; del os.fork; from flask.cli import main; sys.argv[0] = 'flask'; main()",
+        "--app",
+        "app",
+    ]
     server = ServedKapu(tmp_path, _environment(tmp_path, KAPU_WORKERS="2"), command=command)
     try:
         server.wait_ready()

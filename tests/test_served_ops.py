@@ -32,9 +32,13 @@ def fetch(url):
 
 
 def test_served_readiness_metrics_and_access_lines(tmp_path, smtp):
-    env = clean_environment(KAPU_DATABASE_URL=f"sqlite:///{tmp_path / 'kapu.db'}", KAPU_WORKERS="2",
-                            KAPU_SECRET_KEY="served-ops-secret-key-long-enough", KAPU_SMTP_HOST="127.0.0.1",
-                            KAPU_SMTP_PORT=str(smtp.port))
+    env = clean_environment(
+        KAPU_DATABASE_URL=f"sqlite:///{tmp_path / 'kapu.db'}",
+        KAPU_WORKERS="2",
+        KAPU_SECRET_KEY="served-ops-secret-key-long-enough",
+        KAPU_SMTP_HOST="127.0.0.1",
+        KAPU_SMTP_PORT=str(smtp.port),
+    )
     server = ServedKapu(tmp_path, env).wait_ready()
     try:
         # The delivery loop (one worker holds the lease) beats, so the server becomes ready.

@@ -49,8 +49,14 @@ def run_server():
 def smtp_app(make_app, server, **settings):
     app = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=server.port, **settings)
     with app.app_context():
-        accounts.register(app.extensions["kapu"], username="kovacs.janos", full_name="Kovács János",
-                          email="janos@example.hu", language="en", channel="office")
+        accounts.register(
+            app.extensions["kapu"],
+            username="kovacs.janos",
+            full_name="Kovács János",
+            email="janos@example.hu",
+            language="en",
+            channel="office",
+        )
     return app
 
 
@@ -70,7 +76,8 @@ def test_starttls_to_a_certificate_from_an_unknown_ca_is_refused(make_app, run_s
 
 
 def test_starttls_to_a_certificate_for_another_name_is_refused_even_from_a_trusted_ca(
-        make_app, run_server, private_ca, ca_file):
+    make_app, run_server, private_ca, ca_file
+):
     server = run_server(starttls_context=server_context(private_ca, "evil.example"))
     app = smtp_app(make_app, server, KAPU_SMTP_STARTTLS="1", KAPU_SMTP_CA_FILE=ca_file)
     sent, status, error = deliver(app)
@@ -80,12 +87,19 @@ def test_starttls_to_a_certificate_for_another_name_is_refused_even_from_a_trust
 
 def test_starttls_with_the_private_ca_configured_delivers(make_app, run_server, private_ca, ca_file):
     server = run_server(starttls_context=server_context(private_ca, "127.0.0.1"), auth=True)
-    app = smtp_app(make_app, server, KAPU_SMTP_STARTTLS="1", KAPU_SMTP_CA_FILE=ca_file,
-                   KAPU_SMTP_USERNAME="kapu", KAPU_SMTP_PASSWORD="smtp-secret")
+    app = smtp_app(
+        make_app,
+        server,
+        KAPU_SMTP_STARTTLS="1",
+        KAPU_SMTP_CA_FILE=ca_file,
+        KAPU_SMTP_USERNAME="kapu",
+        KAPU_SMTP_PASSWORD="smtp-secret",
+    )
     assert deliver(app)[:2] == (1, "sent")
     assert [m["to"] for m in server.received] == [["janos@example.hu"]]
     assert [(login, password, tls) for _, login, password, tls in server.authenticator.logins] == [
-        (b"kapu", b"smtp-secret", True)]
+        (b"kapu", b"smtp-secret", True)
+    ]
 
 
 def test_starttls_that_the_server_does_not_offer_is_not_skipped(make_app, run_server):
@@ -98,12 +112,19 @@ def test_starttls_that_the_server_does_not_offer_is_not_skipped(make_app, run_se
 
 def test_implicit_tls_delivers(make_app, run_server, private_ca, ca_file):
     server = run_server(implicit_tls_context=server_context(private_ca, "127.0.0.1"), auth=True)
-    app = smtp_app(make_app, server, KAPU_SMTP_TLS="1", KAPU_SMTP_CA_FILE=ca_file,
-                   KAPU_SMTP_USERNAME="kapu", KAPU_SMTP_PASSWORD="smtp-secret")
+    app = smtp_app(
+        make_app,
+        server,
+        KAPU_SMTP_TLS="1",
+        KAPU_SMTP_CA_FILE=ca_file,
+        KAPU_SMTP_USERNAME="kapu",
+        KAPU_SMTP_PASSWORD="smtp-secret",
+    )
     assert deliver(app)[:2] == (1, "sent")
     assert len(server.received) == 1
     assert [(login, password, tls) for _, login, password, tls in server.authenticator.logins] == [
-        (b"kapu", b"smtp-secret", True)]
+        (b"kapu", b"smtp-secret", True)
+    ]
 
 
 def test_implicit_tls_to_an_unverified_certificate_is_refused(make_app, run_server, private_ca):
@@ -116,8 +137,14 @@ def test_implicit_tls_to_an_unverified_certificate_is_refused(make_app, run_serv
 
 def test_login_over_plain_text_is_a_configuration_error():
     with pytest.raises(ConfigError, match="KAPU_SMTP_USERNAME .*KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN"):
-        load({"KAPU_SMTP_HOST": "mail.example.hu", "KAPU_SMTP_USERNAME": "kapu", "KAPU_SMTP_PASSWORD": "x",
-              "KAPU_SECRET_KEY": "k" * 20})
+        load(
+            {
+                "KAPU_SMTP_HOST": "mail.example.hu",
+                "KAPU_SMTP_USERNAME": "kapu",
+                "KAPU_SMTP_PASSWORD": "x",
+                "KAPU_SECRET_KEY": "k" * 20,
+            }
+        )
 
 
 def test_the_transport_itself_never_sends_a_password_in_clear(make_app, run_server):
@@ -133,18 +160,26 @@ def test_the_transport_itself_never_sends_a_password_in_clear(make_app, run_serv
 
 def test_plain_text_login_only_when_explicitly_allowed(make_app, run_server):
     server = run_server(auth=True)
-    app = smtp_app(make_app, server, KAPU_SMTP_USERNAME="kapu", KAPU_SMTP_PASSWORD="smtp-secret",
-                   KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN="1")
+    app = smtp_app(
+        make_app,
+        server,
+        KAPU_SMTP_USERNAME="kapu",
+        KAPU_SMTP_PASSWORD="smtp-secret",
+        KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN="1",
+    )
     assert deliver(app)[:2] == (1, "sent")
     assert [(login, tls) for _, login, _, tls in server.authenticator.logins] == [(b"kapu", False)]
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"KAPU_SMTP_TLS": "1", "KAPU_SMTP_STARTTLS": "1"}, "KAPU_SMTP_TLS"),
-    ({"KAPU_SMTP_TLS": "maybe"}, "KAPU_SMTP_TLS"),
-    ({"KAPU_SMTP_CA_FILE": "/no/such/ca.pem"}, "KAPU_SMTP_CA_FILE"),
-    ({"KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN": "sure"}, "KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"KAPU_SMTP_TLS": "1", "KAPU_SMTP_STARTTLS": "1"}, "KAPU_SMTP_TLS"),
+        ({"KAPU_SMTP_TLS": "maybe"}, "KAPU_SMTP_TLS"),
+        ({"KAPU_SMTP_CA_FILE": "/no/such/ca.pem"}, "KAPU_SMTP_CA_FILE"),
+        ({"KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN": "sure"}, "KAPU_SMTP_ALLOW_PLAINTEXT_LOGIN"),
+    ],
+)
 def test_bad_tls_settings_are_one_clear_line(env, message):
     with pytest.raises(ConfigError, match=message):
         load({"KAPU_SMTP_HOST": "mail.example.hu", "KAPU_SECRET_KEY": "k" * 20, **env})

@@ -21,14 +21,23 @@ def test_account_page_sends_staff_to_the_desk(clerk):
     assert response.status_code == 303 and response.headers["Location"].endswith("/desk")
 
 
-@pytest.mark.parametrize("path, data", [
-    ("/account/email", {"email": "anna@example.hu", "password": STAFF_PASSWORD}),
-    ("/account/email", {"email": "not an address", "password": ""}),  # a form error: was a 500
-    ("/account/password", {"change-current_password": STAFF_PASSWORD, "change-password": NEW_PASSWORD,
-                           "change-password_confirm": NEW_PASSWORD}),
-    ("/account/password", {"change-current_password": "", "change-password": "x"}),  # a form error: was a 500
-    ("/account/check/password", {"change-password": "x"}),
-])
+@pytest.mark.parametrize(
+    "path, data",
+    [
+        ("/account/email", {"email": "anna@example.hu", "password": STAFF_PASSWORD}),
+        ("/account/email", {"email": "not an address", "password": ""}),  # a form error: was a 500
+        (
+            "/account/password",
+            {
+                "change-current_password": STAFF_PASSWORD,
+                "change-password": NEW_PASSWORD,
+                "change-password_confirm": NEW_PASSWORD,
+            },
+        ),
+        ("/account/password", {"change-current_password": "", "change-password": "x"}),  # a form error: was a 500
+        ("/account/check/password", {"change-password": "x"}),
+    ],
+)
 def test_the_account_forms_refuse_staff_and_change_nothing(app, clerk, path, data):
     before = staff_row(app)
     response = clerk.post(path, data={"csrf_token": csrf_token(clerk, "/desk"), **data})
@@ -41,12 +50,19 @@ def test_the_account_forms_refuse_staff_and_change_nothing(app, clerk, path, dat
 
 
 def test_a_clerk_cannot_attach_an_address_and_then_recover(app, clerk):
-    clerk.post("/account/email", data={"csrf_token": csrf_token(clerk, "/desk"), "email": "anna@example.hu",
-                                       "password": STAFF_PASSWORD})
+    clerk.post(
+        "/account/email",
+        data={"csrf_token": csrf_token(clerk, "/desk"), "email": "anna@example.hu", "password": STAFF_PASSWORD},
+    )
     anonymous = app.test_client()
-    response = anonymous.post("/forgotten-password", data={
-        "csrf_token": csrf_token(anonymous, "/forgotten-password"), "username": "ugyintezo.anna",
-        "email": "anna@example.hu"})
+    response = anonymous.post(
+        "/forgotten-password",
+        data={
+            "csrf_token": csrf_token(anonymous, "/forgotten-password"),
+            "username": "ugyintezo.anna",
+            "email": "anna@example.hu",
+        },
+    )
     assert response.status_code == 200
     with app.app_context():
         assert OutboxMessage.select().count() == 0

@@ -15,8 +15,7 @@ from tests.served import ROOT, clean_environment
 LOADED_ON_FIRST_USE = ("zxcvbn", "markdown_it", "email_validator", "confusable_homoglyphs", "playhouse.db_url")
 
 
-def test_building_the_app_hashes_nothing_and_an_unknown_name_is_verified_like_a_wrong_password(
-        app_config, monkeypatch):
+def test_building_the_app_hashes_nothing_and_an_unknown_name_is_verified_like_a_wrong_password(app_config, monkeypatch):
     hashed, verified = [], []
     real_hash, real_verify = PasswordHasher.hash, PasswordHasher.verify
 
@@ -42,7 +41,8 @@ def test_building_the_app_hashes_nothing_and_an_unknown_name_is_verified_like_a_
     assert verified == [services.decoy_hash]
     hasher = services.hasher
     assert services.decoy_hash.startswith(
-        f"$argon2id$v=19$m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}$")
+        f"$argon2id$v=19$m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}$"
+    )
 
 
 def test_the_decoy_costs_the_same_argon2_work_as_a_real_hash_and_matches_nothing():
@@ -57,10 +57,13 @@ def test_the_decoy_costs_the_same_argon2_work_as_a_real_hash_and_matches_nothing
 
 
 def test_starting_the_app_leaves_the_first_use_modules_unloaded(tmp_path):
-    script = ("import sys; import app; app.create_app(); "
-              f"print(' '.join(m for m in {LOADED_ON_FIRST_USE!r} if m in sys.modules))")
+    script = (
+        "import sys; import app; app.create_app(); "
+        f"print(' '.join(m for m in {LOADED_ON_FIRST_USE!r} if m in sys.modules))"
+    )
     env = clean_environment(KAPU_DATA_DIR=str(tmp_path))
-    loaded = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.split() == []

@@ -38,8 +38,20 @@ ERROR_TEXT = {
 
 def init_app(app):
     """Blueprints, error pages and template helpers."""
-    for module in (pages, activation, registration, recovery, auth, account, desk, desk_admin, notices, help,
-                   devmail, ops):
+    for module in (
+        pages,
+        activation,
+        registration,
+        recovery,
+        auth,
+        account,
+        desk,
+        desk_admin,
+        notices,
+        help,
+        devmail,
+        ops,
+    ):
         app.register_blueprint(module.bp)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -82,8 +94,13 @@ def _language_url(code):
 
 def _csrf_error(error):
     """A missing or wrong token, or a POST from another site: 400, nothing changed, and an audit event."""
-    audit.record("csrf", "refused", account=g.get("account"), client=client_address(),
-                 detail=f"{request.method} {request.path}: {error.description}")
+    audit.record(
+        "csrf",
+        "refused",
+        account=g.get("account"),
+        client=client_address(),
+        detail=f"{request.method} {request.path}: {error.description}",
+    )
     message = _("The form expired or was not sent from this site. Reload the page and try again.")
     return render_template("error.html", status=400, message=message), 400
 

@@ -19,8 +19,14 @@ LINK_STATUS = {"invalid": 400, "used": 409, "expired": 410}
 def _page(email_form=None, password_form=None, status=200, **context):
     email_form = email_form or EmailChangeForm(formdata=None)
     password_form = password_form or PasswordChangeForm(formdata=None)
-    return render_template("account.html", account=g.account, masked_email=account.mask_email(g.account.email),
-                           email_form=email_form, password_form=password_form, **context), status
+    return render_template(
+        "account.html",
+        account=g.account,
+        masked_email=account.mask_email(g.account.email),
+        email_form=email_form,
+        password_form=password_form,
+        **context,
+    ), status
 
 
 def citizens_only(view):
@@ -102,8 +108,9 @@ def change_password():
     refusal = _refuse_unless_current_password(form, "current_password", "password_form")
     if refusal:
         return refusal
-    changed = account.change_password(services(), g.account, form.password.data, client=client_address(),
-                                      session_token=session.get("sid"))
+    changed = account.change_password(
+        services(), g.account, form.password.data, client=client_address(), session_token=session.get("sid")
+    )
     if changed is None:
         return _session_ended()
     if changed.session_token is None:  # this session was logged out meanwhile: the new password stands
@@ -116,8 +123,7 @@ def change_password():
 def _session_ended():
     """The password changed in another session while this request was on its way: this session is over."""
     end_session()
-    message = _("Your password was changed in another session meanwhile, so nothing was changed here. "
-                "Log in again.")
+    message = _("Your password was changed in another session meanwhile, so nothing was changed here. Log in again.")
     return render_template("error.html", status=409, message=message), 409
 
 
@@ -168,4 +174,5 @@ def cancel_email_change(token):
 
 def _cancel_page(link, token, cancelled=False):
     return render_template("email_cancel.html", link=link, token=token, cancelled=cancelled), LINK_STATUS.get(
-        link.status, 200)
+        link.status, 200
+    )

@@ -36,7 +36,8 @@ def show_form():
     if state is None or state.status != "valid":
         session.pop(LINK_IN_SESSION, None)
         return same_for_every_visitor(
-            "activate", lambda: render_template("activate.html", form=ActivationForm(formdata=None)))
+            "activate", lambda: render_template("activate.html", form=ActivationForm(formdata=None))
+        )
     form = ActivationForm(formdata=None, code=state.code)
     return render_template("activate.html", form=form, deadline=state.deadline)
 

@@ -35,8 +35,13 @@ def staff_required(role=None):
 
 def _desk(form=None, status=200, **context):
     form = form or DeskRegistrationForm(formdata=None)
-    return render_template("desk.html", form=form, pending=desk.pending_registrations(g.account),
-                           reason_form=ReasonForm(formdata=None), **context), status
+    return render_template(
+        "desk.html",
+        form=form,
+        pending=desk.pending_registrations(g.account),
+        reason_form=ReasonForm(formdata=None),
+        **context,
+    ), status
 
 
 @bp.get("/desk")
@@ -55,9 +60,15 @@ def register_citizen():
     if not form.validate():
         return _desk(form, 422)
     result = accounts.register(
-        services(), username=form.username.data, full_name=form.full_name.data, email=form.email.data,
-        language=services().default_language, channel="office", office=g.account.office,
-        client=client_address(), actor=g.account.username,
+        services(),
+        username=form.username.data,
+        full_name=form.full_name.data,
+        email=form.email.data,
+        language=services().default_language,
+        channel="office",
+        office=g.account.office,
+        client=client_address(),
+        actor=g.account.username,
     )
     if result.taken:
         form.username.errors = [_("This username is taken: choose another one with the citizen.")]
@@ -101,8 +112,7 @@ def reissue(account_id):
     if wait:
         return too_many(wait, "desk_reissue")
     desk.reissue(services(), g.account, account, form.reason.data, client=client_address())
-    return _desk(desk_message=_("A new code was sent to %(email)s; earlier codes no longer work.",
-                                email=account.email))
+    return _desk(desk_message=_("A new code was sent to %(email)s; earlier codes no longer work.", email=account.email))
 
 
 @bp.post("/desk/registrations/<int:account_id>/cancel")

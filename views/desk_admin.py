@@ -25,25 +25,41 @@ def audit_log():
     if not form.validate():
         return render_template("desk_audit.html", form=form, events=[], total=0, page=1, pages=1), 400
     page = form.page.data or 1
-    events, total = audit.search(username=form.username.data or None, kind=form.kind.data or None,
-                                 date_from=form.date_from.data, date_to=form.date_to.data, page=page,
-                                 per_page=PER_PAGE)
-    return render_template("desk_audit.html", form=form, events=events, total=total, page=page,
-                           pages=max(1, math.ceil(total / PER_PAGE)), args=_filter_args(form))
+    events, total = audit.search(
+        username=form.username.data or None,
+        kind=form.kind.data or None,
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+        page=page,
+        per_page=PER_PAGE,
+    )
+    return render_template(
+        "desk_audit.html",
+        form=form,
+        events=events,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / PER_PAGE)),
+        args=_filter_args(form),
+    )
 
 
 def _filter_args(form):
     """The pagination links' query from the validated filter only: raw arguments could name url_for's own."""
-    values = {"username": form.username.data, "kind": form.kind.data,
-              "date_from": form.date_from.data.isoformat() if form.date_from.data else None,
-              "date_to": form.date_to.data.isoformat() if form.date_to.data else None}
+    values = {
+        "username": form.username.data,
+        "kind": form.kind.data,
+        "date_from": form.date_from.data.isoformat() if form.date_from.data else None,
+        "date_to": form.date_to.data.isoformat() if form.date_to.data else None,
+    }
     return {name: value for name, value in values.items() if value}
 
 
 def _notices_page(form=None, status=200):
     form = form or NoticeForm(formdata=None)
-    return render_template("desk_notices.html", form=form, notices=notices.all_notices(),
-                           is_current=notices.is_current), status
+    return render_template(
+        "desk_notices.html", form=form, notices=notices.all_notices(), is_current=notices.is_current
+    ), status
 
 
 @bp.get("/desk/notices")
@@ -60,9 +76,16 @@ def add_notice():
     if not form.validate():
         return _notices_page(form, 422)
     detected = _to_utc(form.detected_at.data) if form.detected_at.data else None
-    notices.add(service=form.service.data, title=form.title.data, body=form.body.data,
-                still_works=form.still_works.data or "", contact=form.contact.data or "",
-                severity=form.severity.data, detected_at=detected, actor=g.account.username)
+    notices.add(
+        service=form.service.data,
+        title=form.title.data,
+        body=form.body.data,
+        still_works=form.still_works.data or "",
+        contact=form.contact.data or "",
+        severity=form.severity.data,
+        detected_at=detected,
+        actor=g.account.username,
+    )
     return redirect(url_for("desk_admin.notice_list"), code=303)
 
 
@@ -102,9 +125,16 @@ def edit_article(slug):
     if not form.validate():
         return render_template("desk_article.html", form=form, article=article), 422
     if request.form.get("action") == "save":
-        articles.save(article, title_hu=form.title_hu.data, title_en=form.title_en.data, body_hu=form.body_hu.data,
-                      body_en=form.body_en.data, source=form.source.data, source_en=form.source_en.data,
-                      actor=g.account.username)
+        articles.save(
+            article,
+            title_hu=form.title_hu.data,
+            title_en=form.title_en.data,
+            body_hu=form.body_hu.data,
+            body_en=form.body_en.data,
+            source=form.source.data,
+            source_en=form.source_en.data,
+            actor=g.account.username,
+        )
         return redirect(url_for("help.show", slug=article.slug), code=303)
     preview = {"hu": articles.render(form.body_hu.data), "en": articles.render(form.body_en.data)}
     return render_template("desk_article.html", form=form, article=article, preview=preview)

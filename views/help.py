@@ -19,5 +19,6 @@ def show(slug):
     if article is None:
         abort(404)
     language = str(get_locale())
-    return render_template("help_article.html", article=article, language=language,
-                           body=articles.render(article.body(language)))
+    return render_template(
+        "help_article.html", article=article, language=language, body=articles.render(article.body(language))
+    )

@@ -31,8 +31,13 @@ def banner():
 def feed():
     every = notices.all_notices(limit=50)
     updated = max((n.updated_at for n in every), default=None)
-    body = render_template("notices.atom.xml", notices=every, updated=updated,
-                           base_url=current_app.config["KAPU_BASE_URL"], is_current=notices.is_current)
+    body = render_template(
+        "notices.atom.xml",
+        notices=every,
+        updated=updated,
+        base_url=current_app.config["KAPU_BASE_URL"],
+        is_current=notices.is_current,
+    )
     response = make_response(body)
     response.mimetype = "application/atom+xml"
     return response

@@ -28,6 +28,7 @@ def submit():
     )
     if wait:
         return too_many(wait, "forgotten_password")
-    recovery.request_new_code(services(), form.username.data, form.email.data, str(get_locale()),
-                              client=client_address())
+    recovery.request_new_code(
+        services(), form.username.data, form.email.data, str(get_locale()), client=client_address()
+    )
     return render_template("forgotten_sent.html")

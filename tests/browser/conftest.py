@@ -140,9 +140,7 @@ def register(live_app, live_mailbox):
                 services, username=username, full_name="Teszt Polgár", email=email, language="hu", channel="office"
             )
         assert not result.taken
-        return Registration(
-            username, email, live_mailbox.last_code(email), live_mailbox.last_link(email)
-        )
+        return Registration(username, email, live_mailbox.last_code(email), live_mailbox.last_link(email))
 
     return make
 
@@ -158,7 +156,8 @@ def citizen(live_app, registered):
     from domain import activation
 
     with live_app.test_request_context():
-        outcome = activation.activate(live_app.extensions["kapu"], registered.username, registered.code,
-                                      STRONG_PASSWORD)
+        outcome = activation.activate(
+            live_app.extensions["kapu"], registered.username, registered.code, STRONG_PASSWORD
+        )
     assert outcome is activation.Outcome.ACTIVATED
     return registered

@@ -13,8 +13,16 @@ from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-PUBLIC_PAGES = ["/", "/activate", "/register", "/login", "/forgotten-password", "/notices", "/help",
-                "/help/registration"]
+PUBLIC_PAGES = [
+    "/",
+    "/activate",
+    "/register",
+    "/login",
+    "/forgotten-password",
+    "/notices",
+    "/help",
+    "/help/registration",
+]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

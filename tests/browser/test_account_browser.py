@@ -62,8 +62,11 @@ def kinds(live_mailbox, recipient):
 def password_fields(page):
     """The password form's current, new and repeated password, found by their labels as a user would."""
     form = page.locator(PASSWORD_FORM)
-    return (form.get_by_label("Current password"), form.get_by_label("New password", exact=True),
-            form.get_by_label("New password again"))
+    return (
+        form.get_by_label("Current password"),
+        form.get_by_label("New password", exact=True),
+        form.get_by_label("New password again"),
+    )
 
 
 def error_region(page, field):
@@ -296,7 +299,8 @@ def test_axe_account_after_a_wrong_current_password(axe_page, citizen, which, la
     assert response.status == 422
     expect(page.locator(".error-summary")).to_be_visible()
     expect(page.locator(".error-summary")).to_contain_text(
-        {"en": "The current password is wrong", "hu": "jelenlegi jelszó"}[language])
+        {"en": "The current password is wrong", "hu": "jelenlegi jelszó"}[language]
+    )
     assert_accessible(page)
 
 

@@ -18,9 +18,7 @@ FIELD_ORDER = ["username", "code", "password", "password_confirm"]
 
 
 def field_ids(page):
-    return page.locator("#activation-form input:not([type=hidden])").evaluate_all(
-        "inputs => inputs.map(i => i.id)"
-    )
+    return page.locator("#activation-form input:not([type=hidden])").evaluate_all("inputs => inputs.map(i => i.id)")
 
 
 def expect_valid(page, field_id):

@@ -149,7 +149,8 @@ def test_a_clerk_registers_a_citizen_at_the_desk(page, clerk, registered, live_m
     response = submit(page, page.locator("form[action$='/desk/register'] button[type=submit]").click)
     assert response.status == 200
     expect(page.locator("main [role=status]")).to_contain_text(
-        f"Registered. The one-time code was e-mailed to {new_email}")
+        f"Registered. The one-time code was e-mailed to {new_email}"
+    )
 
     row = page.locator("section[aria-labelledby=pending-title] tbody tr", has_text=new_username)
     expect(row).to_have_count(1)
@@ -190,8 +191,15 @@ def test_axe_desk_with_a_pending_registration(axe_page, live_app, clerk, languag
 
     citizen = f"kiss.anna.{uuid.uuid4().hex[:6]}"
     with live_app.test_request_context():
-        accounts.register(live_app.extensions["kapu"], username=citizen, full_name="Kiss Anna",
-                          email=f"{citizen}@example.hu", language="hu", channel="office", office=OFFICE)
+        accounts.register(
+            live_app.extensions["kapu"],
+            username=citizen,
+            full_name="Kiss Anna",
+            email=f"{citizen}@example.hu",
+            language="hu",
+            channel="office",
+            office=OFFICE,
+        )
     log_in_at_the_desk(axe_page, clerk)
     axe_page.goto(in_language("/desk", language))
     assert axe_page.locator("html").get_attribute("lang") == language

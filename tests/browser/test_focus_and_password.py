@@ -12,10 +12,22 @@ pytestmark = pytest.mark.browser
 
 WORDS = {
     # In Hungarian the visible words are the whole name (axe's label-in-name check wants whole words).
-    "hu": {"show": "Jelszó megjelenítése", "hide": "Jelszó elrejtése", "show_label": "Jelszó megjelenítése",
-           "hide_label": "Jelszó elrejtése", "shown": "A jelszava látható.", "hidden": "A jelszava rejtve van."},
-    "en": {"show": "Show", "hide": "Hide", "show_label": "Show password", "hide_label": "Hide password",
-           "shown": "Your password is shown.", "hidden": "Your password is hidden."},
+    "hu": {
+        "show": "Jelszó megjelenítése",
+        "hide": "Jelszó elrejtése",
+        "show_label": "Jelszó megjelenítése",
+        "hide_label": "Jelszó elrejtése",
+        "shown": "A jelszava látható.",
+        "hidden": "A jelszava rejtve van.",
+    },
+    "en": {
+        "show": "Show",
+        "hide": "Hide",
+        "show_label": "Show password",
+        "hide_label": "Hide password",
+        "shown": "Your password is shown.",
+        "hidden": "Your password is hidden.",
+    },
 }
 
 

@@ -25,7 +25,8 @@ def checks_used_up(live_app):
 
 
 def test_a_refused_live_check_shows_a_short_message_in_the_field_and_nothing_breaks(
-        browser, base_url, live_app, checks_used_up):
+    browser, base_url, live_app, checks_used_up
+):
     context, page, problems = open_page(browser, base_url)
     try:
         page.goto("/activate?lang=en")

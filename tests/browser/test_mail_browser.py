@@ -61,8 +61,12 @@ def test_the_code_stays_on_one_line_on_a_narrow_screen(axe_page, live_app, width
 def test_the_mail_in_the_outbox_passes_axe(axe_page, live_app, registered):
     """The real thing: the sealed HTML body the registration put in the outbox, opened."""
     with live_app.app_context():
-        message = (OutboxMessage.select().where(OutboxMessage.recipient == registered.email)
-                   .order_by(OutboxMessage.id.desc()).get())
+        message = (
+            OutboxMessage.select()
+            .where(OutboxMessage.recipient == registered.email)
+            .order_by(OutboxMessage.id.desc())
+            .get()
+        )
         html = outbox.unseal(live_app.extensions["kapu"], message)["html"]
     open_mail(axe_page, html)
     assert axe_page.locator("html").get_attribute("lang") == "hu"

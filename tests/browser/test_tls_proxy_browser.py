@@ -145,8 +145,9 @@ def test_activation_login_live_check_and_email_change_work_over_https(tls_page, 
     form.locator("input[name=password]").fill(STRONG_PASSWORD)
     assert submit(page, form.locator("button[type=submit]").click).status == 303
     expect(page.locator("main [role=status]")).to_contain_text(f"We sent a confirmation link to {new_email}")
-    link = re.search(re.escape(tls_site.url) + r"(/account/email/confirm/\S+)",
-                     tls_site.mailbox.last_text(new_email)).group(1)
+    link = re.search(
+        re.escape(tls_site.url) + r"(/account/email/confirm/\S+)", tls_site.mailbox.last_text(new_email)
+    ).group(1)
     page.goto(link)
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(re.compile(r"/account/email/confirmed"))
@@ -175,8 +176,7 @@ def test_a_cross_site_post_is_refused_even_with_a_valid_token_and_cookie(tls_pag
         f'<input name="password" value="{STRONG_PASSWORD}"><button>Win a prize</button></form>'
     )
     # The attacker's page lives in the victim's browser context (same cookies): route it to a canned page.
-    page.route(f"{evil_origin}/**", lambda route: route.fulfill(status=200, content_type="text/html",
-                                                                 body=evil_form))
+    page.route(f"{evil_origin}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=evil_form))
     page.goto(f"{evil_origin}/prize")
     with page.expect_response(lambda r: r.url.endswith("/account/email")) as answer:
         page.locator("button").click()
@@ -198,8 +198,9 @@ def https_request(site, method, path, source="127.0.0.1", headers=None, body=Non
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    connection = http.client.HTTPSConnection("127.0.0.1", site.proxy.port, context=context, timeout=10,
-                                             source_address=(source, 0))
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", site.proxy.port, context=context, timeout=10, source_address=(source, 0)
+    )
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
@@ -217,8 +218,14 @@ def login_through_nginx(site, source, spoof, referer=True):
     sent = {"X-Forwarded-For": spoof, "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
     if referer:
         sent["Referer"] = f"{site.url}/login"
-    return https_request(site, "POST", "/login", source=source, headers=sent,
-                         body=f"csrf_token={token}&username=nobody.{source[-1]}&password=wrong+password")[0]
+    return https_request(
+        site,
+        "POST",
+        "/login",
+        source=source,
+        headers=sent,
+        body=f"csrf_token={token}&username=nobody.{source[-1]}&password=wrong+password",
+    )[0]
 
 
 def test_through_nginx_each_client_is_itself_and_cannot_claim_another_address(tls_site):

@@ -75,8 +75,7 @@ FIND_PROBLEMS = """
 
 @pytest.fixture(params=list(ZOOMS))
 def zoomed_page(request, browser, base_url):
-    yield from checked_page(browser, base_url, bypass_csp=True, viewport=ZOOMS[request.param],
-                             device_scale_factor=2)
+    yield from checked_page(browser, base_url, bypass_csp=True, viewport=ZOOMS[request.param], device_scale_factor=2)
 
 
 def check_layout(page):

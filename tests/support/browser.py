@@ -54,8 +54,9 @@ class LiveServer:
         base = app.config["KAPU_BASE_URL"]
         port = port or int(base.rsplit(":", 1)[1])
         # As `serve` does: forwarding headers reach Kapu, which decides whether they count (KAPU_TRUSTED_PROXIES).
-        self.server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4,
-                                             clear_untrusted_proxy_headers=False)
+        self.server = waitress.create_server(
+            app, host="127.0.0.1", port=port, threads=4, clear_untrusted_proxy_headers=False
+        )
         self.url = f"http://127.0.0.1:{int(self.server.effective_port)}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="kapu-live-server", daemon=True)
@@ -82,6 +83,7 @@ def english(path):
 
 def submit(page, action):
     """Run *action* (a click or a key press) and wait for the form's POST page load; return its response."""
+
     def is_form_post(response):
         return response.request.is_navigation_request() and response.request.method == "POST"
 
@@ -165,14 +167,13 @@ def assert_accessible(page):
             "id": v["id"],
             "impact": v["impact"],
             "help": v["help"],
-            "nodes": [{"target": n["target"], "html": n["html"], "summary": n.get("failureSummary")}
-                      for n in v["nodes"]],
+            "nodes": [
+                {"target": n["target"], "html": n["html"], "summary": n.get("failureSummary")} for n in v["nodes"]
+            ],
         }
         for v in violations
     ]
-    assert not violations, f"axe found violations on {page.url}:\n" + json.dumps(
-        report, indent=2, ensure_ascii=False
-    )
+    assert not violations, f"axe found violations on {page.url}:\n" + json.dumps(report, indent=2, ensure_ascii=False)
 
 
 PASSWORD_FORM = "form[action$='/account/password']"

@@ -50,14 +50,22 @@ def csrf_token(client, path="/activate"):
 def register_citizen(app, username=USERNAME, email=EMAIL, language="hu", channel="online", office=None):
     """A pending registration made through the domain (as the online form, or a clerk with *office*, makes it)."""
     with app.test_request_context():
-        return accounts.register(app.extensions["kapu"], username=username, full_name=FULL_NAME, email=email,
-                                 language=language, channel=channel, office=office)
+        return accounts.register(
+            app.extensions["kapu"],
+            username=username,
+            full_name=FULL_NAME,
+            email=email,
+            language=language,
+            channel=channel,
+            office=office,
+        )
 
 
 def add_staff(app, username, role, office=None):
     with app.app_context():
-        return desk.add_staff(app.extensions["kapu"], username=username, role=role, password=STAFF_PASSWORD,
-                               office=office)
+        return desk.add_staff(
+            app.extensions["kapu"], username=username, role=role, password=STAFF_PASSWORD, office=office
+        )
 
 
 class Auth:
@@ -74,16 +82,22 @@ class Auth:
     def activate(self, code=None, username=USERNAME, password=STRONG_PASSWORD, confirm=None, client=None):
         """Activate with *code* (default: the last one mailed) and *password* (confirmed unless *confirm*)."""
         client = client or self.client
-        return client.post("/activate", data={
-            "csrf_token": csrf_token(client), "username": username,
-            "code": self.mailbox.last_code() if code is None else code,
-            "password": password, "password_confirm": password if confirm is None else confirm,
-        })
+        return client.post(
+            "/activate",
+            data={
+                "csrf_token": csrf_token(client),
+                "username": username,
+                "code": self.mailbox.last_code() if code is None else code,
+                "password": password,
+                "password_confirm": password if confirm is None else confirm,
+            },
+        )
 
     def login(self, username=USERNAME, password=STRONG_PASSWORD, client=None):
         client = client or self.client
-        return client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": username,
-                                           "password": password})
+        return client.post(
+            "/login", data={"csrf_token": csrf_token(client, "/login"), "username": username, "password": password}
+        )
 
     def logout(self, client=None):
         client = client or self.client
@@ -170,16 +184,27 @@ def mail_context(kind):
     account = SimpleNamespace(full_name="Teszt Elek", display_username="teszt.elek")
     deadline = datetime(2026, 11, 28, 13, 2)
     return {
-        "activation_code": {"account": account, "code": MAIL_CODE, "deadline": deadline,
-                            "link": "http://kapu.test/activate/l/abc123"},
-        "reset_code": {"account": account, "code": MAIL_CODE, "deadline": deadline,
-                       "link": "http://kapu.test/activate/l/def456"},
+        "activation_code": {
+            "account": account,
+            "code": MAIL_CODE,
+            "deadline": deadline,
+            "link": "http://kapu.test/activate/l/abc123",
+        },
+        "reset_code": {
+            "account": account,
+            "code": MAIL_CODE,
+            "deadline": deadline,
+            "link": "http://kapu.test/activate/l/def456",
+        },
         "username_taken": {"register_url": "http://kapu.test/register"},
         "email_change_confirm": {"account": account, "link": "http://kapu.test/account/email/confirm/xyz"},
         "email_changed_notice": {"account": account, "new_email_masked": "u***@pelda.hu"},
-        "email_change_requested": {"account": account, "new_email_masked": "u***@pelda.hu",
-                                   "cancel_link": "http://kapu.test/account/email/cancel/xyz",
-                                   "forgotten_url": "http://kapu.test/forgotten-password"},
+        "email_change_requested": {
+            "account": account,
+            "new_email_masked": "u***@pelda.hu",
+            "cancel_link": "http://kapu.test/account/email/cancel/xyz",
+            "forgotten_url": "http://kapu.test/forgotten-password",
+        },
     }[kind]
 
 
