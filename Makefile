@@ -70,6 +70,7 @@ bench-dist: dist
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Refresh the catalogs after changing user-facing strings (then translate the new entries).
 translations-extract: $(BIN)/.installed
