@@ -80,15 +80,7 @@ def test_password_change_ends_every_other_session(app, client, logged_in, auth):
     phone = app.test_client()
     auth.login(client=phone)
     assert phone.get("/account").status_code == 200
-    response = client.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(client, "/account"),
-            "change-current_password": STRONG_PASSWORD,
-            "change-password": NEW_PASSWORD,
-            "change-password_confirm": NEW_PASSWORD,
-        },
-    )
+    response = auth.change_password()
     assert response.status_code == 303 and "has been changed" in client.get("/account").get_data(as_text=True)
     assert client.get("/account").status_code == 200
     assert phone.get("/account").status_code == 303
@@ -96,16 +88,8 @@ def test_password_change_ends_every_other_session(app, client, logged_in, auth):
     assert auth.login(client=app.test_client()).status_code == 401
 
 
-def test_password_change_applies_the_same_rules(client, logged_in):
-    response = client.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(client, "/account"),
-            "change-current_password": STRONG_PASSWORD,
-            "change-password": "kovacs.janos!!",
-            "change-password_confirm": "kovacs.janos!!",
-        },
-    )
+def test_password_change_applies_the_same_rules(client, logged_in, auth):
+    response = auth.change_password("kovacs.janos!!")
     assert response.status_code == 422 and "from your username" in response.get_data(as_text=True)
     check = client.post(
         "/account/check/password",
@@ -225,16 +209,7 @@ def test_attacker_change_dies_when_the_owner_resets_the_password(app, active, ma
 
 
 def change_password_via_page(auth):
-    client = auth.client
-    return client.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(client, "/account"),
-            "change-current_password": STRONG_PASSWORD,
-            "change-password": NEW_PASSWORD,
-            "change-password_confirm": NEW_PASSWORD,
-        },
-    )
+    return auth.change_password()
 
 
 def reissue_at_the_desk(auth):

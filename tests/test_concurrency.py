@@ -157,15 +157,7 @@ def test_no_argon2_inside_a_transaction_on_any_path(app, services, client, regis
         data={"csrf_token": csrf_token(client, "/account"), "email": "new@example.hu", "password": STRONG_PASSWORD},
     )
     assert email.status_code == 303
-    changed = client.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(client, "/account"),
-            "change-current_password": STRONG_PASSWORD,
-            "change-password": NEW_PASSWORD,
-            "change-password_confirm": NEW_PASSWORD,
-        },
-    )
+    changed = auth.change_password()
     assert changed.status_code == 303
     with app.app_context():
         desk.add_staff(services, username="ugyintezo", role="admin", password=NEW_PASSWORD)
@@ -372,15 +364,7 @@ def test_an_email_change_racing_a_password_change_cannot_undo_it(app, active, ma
     attacker_thread.append(thread)
     thread.start()
     assert checked.wait(timeout=30)
-    changed = owner.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(owner, "/account"),
-            "change-current_password": STRONG_PASSWORD,
-            "change-password": NEW_PASSWORD,
-            "change-password_confirm": NEW_PASSWORD,
-        },
-    )
+    changed = auth.change_password(client=owner)
     assert changed.status_code == 303
     go.set()
     thread.join(timeout=30)

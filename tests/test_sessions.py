@@ -109,15 +109,7 @@ def test_a_timed_out_session_is_deleted_on_the_server(app, client, logged_in, fr
 def test_a_password_change_ends_every_other_session_and_renews_this_one(app, client, logged_in, auth):
     phone, thief = app.test_client(), copy_of(app, client)
     assert auth.login(client=phone).status_code == 303
-    response = client.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(client, "/account"),
-            "change-current_password": STRONG_PASSWORD,
-            "change-password": NEW_PASSWORD,
-            "change-password_confirm": NEW_PASSWORD,
-        },
-    )
+    response = auth.change_password()
     assert response.status_code == 303
     assert client.get("/account").status_code == 200
     assert phone.get("/account").status_code == 303

@@ -103,6 +103,19 @@ class Auth:
         client = client or self.client
         return client.post("/logout", data={"csrf_token": csrf_token(client)})
 
+    def change_password(self, new=NEW_PASSWORD, current=STRONG_PASSWORD, confirm=None, client=None):
+        """Change the logged-in account's password on /account (confirmed unless *confirm*)."""
+        client = client or self.client
+        return client.post(
+            "/account/password",
+            data={
+                "csrf_token": csrf_token(client, "/account"),
+                "change-current_password": current,
+                "change-password": new,
+                "change-password_confirm": new if confirm is None else confirm,
+            },
+        )
+
     def staff_login(self, username, role="admin", office=None):
         """Add a staff member and return a new client logged in as them (at the desk)."""
         add_staff(self.app, username, role, office=office)
