@@ -36,9 +36,9 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# The in-process tests on SQLite: what to run after each change (`make test` before a commit runs everything).
+# The in-process tests on SQLite, on every core: what to run after each change (`make test` runs everything).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n auto
 
 bench: setup
 	$(BIN)/python bench/speed_bench.py
