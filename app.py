@@ -11,10 +11,11 @@ import click
 import peewee
 from flask import Flask, abort, current_app, g, has_request_context, request, session
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 
 import cli
 import config as kapu_config
+import csrf_rotation
 import db
 import logs
 import mail
@@ -48,7 +49,7 @@ SECURITY_HEADERS = {
 MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
-csrf = CSRFProtect()
+csrf = csrf_rotation.RotatingCSRFProtect()  # also reads forms drawn before a key rotation
 babel = Babel()
 log = logging.getLogger("kapu")
 

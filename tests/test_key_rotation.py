@@ -7,6 +7,7 @@ import re
 
 import pytest
 from cryptography.fernet import InvalidToken
+from itsdangerous import URLSafeTimedSerializer
 
 import config
 from domain import accounts, delivery, outbox
@@ -70,6 +71,51 @@ def test_after_rotation_pending_mail_goes_out_and_the_old_link_and_code_activate
     )
     with new.app_context():
         assert Account.get(Account.username == "kovacs.janos").status == "active"
+
+
+def registration_form(username):
+    """A registration a citizen fills in on a page drawn earlier (its CSRF token from then)."""
+    return {"username": username, "full_name": "Kovács János", "email": f"{username}@example.hu"}
+
+
+@pytest.mark.parametrize("how", ["form", "htmx header"])
+def test_a_form_drawn_before_the_rotation_still_submits(keyed_app, how):
+    old_client = keyed_app(OLD_KEY).test_client()
+    token = csrf_token(old_client, "/register")  # the page was drawn with the old key
+    session_cookie = old_client.get_cookie("session").value
+
+    new = keyed_app(NEW_KEY, fallbacks=OLD_KEY)
+    client = new.test_client()
+    client.set_cookie("session", session_cookie)
+    fields = registration_form("kovacs.janos")
+    if how == "form":
+        response = client.post("/register", data={"csrf_token": token, **fields})
+    else:
+        response = client.post("/register", data=fields, headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with new.app_context():
+        assert Account.get(Account.username == "kovacs.janos").status == "pending"
+    # A form drawn after the rotation carries a token of the current key.
+    fresh = csrf_token(client, "/register")
+    assert URLSafeTimedSerializer(NEW_KEY, salt="wtf-csrf-token").loads(fresh)
+
+
+def test_a_token_of_a_key_that_is_no_longer_listed_or_of_another_session_is_refused(keyed_app):
+    old_client = keyed_app(OLD_KEY).test_client()
+    token = csrf_token(old_client, "/register")
+    session_cookie = old_client.get_cookie("session").value
+
+    forgot = keyed_app(NEW_KEY, fallbacks="z" * 20).test_client()  # the old key is not among the fallbacks
+    forgot.set_cookie("session", session_cookie)
+    answer = forgot.post("/register", data={"csrf_token": token, **registration_form("kovacs.janos")})
+    assert answer.status_code == 400 and "form expired" in answer.get_data(as_text=True)
+
+    stranger = keyed_app(NEW_KEY, fallbacks=OLD_KEY).test_client()  # the old key, but another visitor's session
+    csrf_token(stranger, "/register")
+    answer = stranger.post("/register", data={"csrf_token": token, **registration_form("kovacs.janos")})
+    assert answer.status_code == 400
+    with keyed_app(NEW_KEY).app_context():
+        assert not Account.select().where(Account.username == "kovacs.janos").exists()
 
 
 def test_new_things_are_signed_and_sealed_with_the_current_key_only(keyed_app):
