@@ -84,6 +84,8 @@ def inspect_link(services, token) -> LinkState:
         return LinkState(check.status)
     code = codes.normalise(check.data.code)
     row = OneTimeCode.get_or_none(OneTimeCode.id == check.data.row_id)
+    if check.data.readable and row is not None and row.code_salt is not None:
+        return LinkState("invalid")  # a salted code was never mailed in the released, readable shape
     if code is None or row is None or not codes.matches(services.code_key, code, row.code_hash, row.code_salt):
         return LinkState("invalid")
     if row.used_at is not None or row.voided_at is not None:

@@ -22,6 +22,7 @@ MAX_TOKEN_LENGTH = 512
 _NONCE_BYTES = 12
 # A sealed code is nonce + ciphertext + tag: far below this once base64-encoded.
 _MAX_SEALED_TEXT = 120
+_MAX_RELEASED_CODE = 32
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,26 @@ def _is_row_id(value) -> bool:
     return type(value) is int and 0 < value < 2**63
 
 
+def _is_released_link(data) -> bool:
+    """A link as release b8083a0 mailed it ({"c": row id, "k": code}, signed alike but not encrypted).
+
+    Still read, so an upgrade does not break the links citizens hold; issuing.inspect_link honours one only for a
+    code stored before salts (so issued by that release), and the signature's age bounds them: none is left a code
+    lifetime after the upgrade."""
+    return (
+        isinstance(data, dict)
+        and data.keys() == {"c", "k"}
+        and _is_row_id(data["c"])
+        and isinstance(data["k"], str)
+        and len(data["k"]) <= _MAX_RELEASED_CODE
+    )
+
+
 @dataclass(frozen=True)
 class CodeLink:
     row_id: int
     code: str
+    readable: bool = False  # the released shape, code in clear: only for codes that release issued
 
 
 class CodeLinks:
@@ -85,6 +102,8 @@ class CodeLinks:
         if check.status != "valid":
             return check
         data = check.data
+        if _is_released_link(data):
+            return LinkCheck("valid", CodeLink(data["c"], data["k"], readable=True))
         if not (
             isinstance(data, list)
             and len(data) == 2

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import types
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from peewee import CharField, TextField
 
 import db
 import migrations
 import models
 from app import create_app
+from domain import clock, outbox
+from models import OutboxMessage
 from tests.support.helpers import RELEASED_CODE, RELEASED_KEY, Auth, open_sqlite, released_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +86,37 @@ def test_after_upgrade_the_pending_account_activates_with_its_mailed_code_and_lo
     fresh = auth.app.test_client()
     assert auth.login("regi.polgar", client=fresh).status_code in (302, 303)
     assert "Régi Polgár" in fresh.get("/account").get_data(as_text=True)
+
+
+@pytest.mark.sqlite_only  # works on SQLite files of its own
+def test_after_upgrade_the_link_mailed_by_the_release_still_opens_the_form_with_its_code(
+    tmp_path, make_app, frozen_clock, monkeypatch
+):
+    """Links mailed before the opaque-link change carry {row, code} signed alike: they keep working after an upgrade."""
+    path = released_database(tmp_path / "kapu.db")
+    database = open_sqlite(path)
+    migrations.upgrade(database)
+    database.close()
+    with sqlite3.connect(path) as connection:
+        (created,) = connection.execute("SELECT created_at FROM account WHERE username='regi.polgar'").fetchone()
+    an_hour_later = datetime.fromisoformat(created) + timedelta(hours=1)
+    frozen_clock.advance(seconds=-(clock.now() - an_hour_later).total_seconds())
+    monkeypatch.setattr(
+        TimestampSigner, "get_timestamp", lambda self: int(an_hour_later.replace(tzinfo=UTC).timestamp())
+    )
+    app = make_app(KAPU_DATABASE_URL=f"sqlite:///{path}", KAPU_SECRET_KEY=RELEASED_KEY)
+    with app.app_context():
+        text = outbox.unseal(app.extensions["kapu"], OutboxMessage.get())["text"]
+    link = re.search(r"http://kapu\.test(/activate/\S+)", text).group(1)
+    client = app.test_client()
+    assert client.get(link).status_code == 303
+    page = client.get("/activate").get_data(as_text=True)
+    assert re.search(r'name="code"[^>]*value="([^"]*)"', page).group(1) == RELEASED_CODE
+    auth = Auth.of(app)
+    assert auth.activate(RELEASED_CODE, username="regi.polgar", client=client).status_code == 200
+    assert client.get(link).status_code == 409  # used now, as a new link would be
+    tampered = URLSafeTimedSerializer(RELEASED_KEY, salt="kapu.link.activate").dumps({"c": 1, "k": "AAAAA-AAAAA"})
+    assert client.get(f"/activate/{tampered}").status_code == 400
 
 
 @pytest.mark.sqlite_only  # works on SQLite files of its own
