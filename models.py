@@ -55,8 +55,9 @@ class Account(BaseModel):
     email_change_nonce = CharField(max_length=32, null=True)
 
     class Meta:
-        # The desk's pending registrations (of one office), newest first, among a million active accounts.
-        indexes = ((("status", "office", "created_at"), False),)
+        # The desk's pending registrations (of one office), newest first, among a million active accounts;
+        # (status, created_at): the purge's registrations left pending.
+        indexes = ((("status", "office", "created_at"), False), (("status", "created_at"), False))
 
     @classmethod
     def by_username(cls, normalised_username):
@@ -86,7 +87,7 @@ class OneTimeCode(BaseModel):
     void_reason = CharField(max_length=16, null=True)  # superseded | attempts
 
     class Meta:
-        indexes = ((("account", "created_at"), False),)
+        indexes = ((("account", "created_at"), False), (("expires_at",), False))  # the latter for the purge
 
     @classmethod
     def for_account(cls, account):
@@ -116,8 +117,13 @@ class OutboxMessage(BaseModel):
     message_id = CharField(max_length=255)
 
     class Meta:
-        # (status, id): the oldest pending or stale mail, found without walking past every mail ever sent.
-        indexes = ((("status", "next_attempt_at"), False), (("status", "id"), False))
+        # (status, id): the oldest pending or stale mail, found without walking past every mail ever sent;
+        # (status, created_at): the purge's old sent mail.
+        indexes = (
+            (("status", "next_attempt_at"), False),
+            (("status", "id"), False),
+            (("status", "created_at"), False),
+        )
 
 
 class AuditEvent(BaseModel):
@@ -214,7 +220,7 @@ class LoginSession(BaseModel):
     account = ForeignKeyField(Account, backref="sessions", on_delete="CASCADE")
     session_version = IntegerField()  # the account's at login: a newer password ends the session
     created_at = DateTimeField()
-    seen_at = DateTimeField()
+    seen_at = DateTimeField(index=True)  # the purge's idle sessions
 
 
 class SchemaVersion(BaseModel):

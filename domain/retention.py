@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from peewee import fn
+
 from domain import audit, clock, sessions
 from models import Account, AuditEvent, Hit, LoginSession, OneTimeCode, OpsState, OutboxMessage, database
 
@@ -42,7 +44,7 @@ def purge(retention: Retention) -> dict[str, int]:
             & (OutboxMessage.created_at < now - timedelta(days=retention.mail_days)),
         ),
         "used or expired codes": _delete(OneTimeCode, _spent_before(now - timedelta(days=retention.code_days))),
-        "never-activated accounts": _delete(Account, Account.id.in_(_abandoned(now, retention.pending_days))),
+        "never-activated accounts": _delete(Account, _abandoned(now, retention.pending_days)),
         "rate-limit hits": _delete(Hit, Hit.at < now - HIT_RETENTION),
         "timed-out sessions": _delete(LoginSession, sessions.ended_by_time(now)),
     }
@@ -54,20 +56,23 @@ def purge(retention: Retention) -> dict[str, int]:
 
 
 def _spent_before(moment):
-    """Codes that stopped working (used, voided or expired) before *moment*."""
-    return (OneTimeCode.used_at < moment) | (OneTimeCode.voided_at < moment) | (OneTimeCode.expires_at < moment)
+    """Codes that expired before *moment*: every used or superseded one is among them a code lifetime later."""
+    return OneTimeCode.expires_at < moment
 
 
 def _abandoned(now, pending_days):
     """Citizens still pending *pending_days* after registering, with no code that still works."""
-    live = OneTimeCode.select(OneTimeCode.account).where(
-        OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null(), OneTimeCode.expires_at > now
+    live = OneTimeCode.select(OneTimeCode.id).where(
+        OneTimeCode.account == Account.id,
+        OneTimeCode.used_at.is_null(),
+        OneTimeCode.voided_at.is_null(),
+        OneTimeCode.expires_at > now,
     )
-    return Account.select(Account.id).where(
-        Account.status == "pending",
-        Account.role == "citizen",
-        Account.created_at < now - timedelta(days=pending_days),
-        Account.id.not_in(live),
+    return (
+        (Account.status == "pending")
+        & (Account.created_at < now - timedelta(days=pending_days))
+        & (Account.role == "citizen")
+        & ~fn.EXISTS(live)
     )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import db
-from domain import clock, limits, outbox
+from domain import clock, limits, outbox, retention
 from tests.support.helpers import STAFF_PASSWORD, STRONG_PASSWORD, add_staff, csrf_token
 
 ROWS = 20_000
@@ -225,6 +225,60 @@ def test_a_citizens_journey_the_desk_and_the_mail_loop_read_big_tables_only_thro
     assert not problems, "\n\n".join(problems)
 
 
+# (table, its time columns): a year of recent rows, and a day's worth (the first OLD_ROWS ids) past retention.
+AGED = [
+    ("one_time_code", ("created_at", "expires_at", "used_at")),
+    ("outbox_message", ("created_at", "next_attempt_at", "sent_at")),
+    ("login_session", ("created_at", "seen_at")),
+    ("audit_event", ("at",)),
+]
+OLD_ROWS = 100
+
+
+def test_the_daily_purge_finds_old_rows_through_indexes_in_bounded_batches(app, monkeypatch):
+    database = app.extensions["kapu_database"]
+    recent = clock.now() - timedelta(minutes=5)
+    with app.app_context():
+        fill(database, ROWS)
+        stamp = recent if db.is_postgres(database) else recent.isoformat(" ")
+        with database.atomic():
+            for table, columns in AGED:
+                assignments = ", ".join(f'"{column}" = {database.param}' for column in columns)
+                database.execute_sql(
+                    f'UPDATE "{table}" SET {assignments} WHERE id > {OLD_ROWS}',  # noqa: S608 - our own names
+                    [stamp] * len(columns),
+                )
+            # The last accounts never activated: registered long ago, their codes (used since) no longer work.
+            database.execute_sql(f"UPDATE account SET status = 'pending' WHERE id > {ROWS - OLD_ROWS}")  # noqa: S608
+            # ... but the very last was sent a new code yesterday: it is kept while that code works.
+            tomorrow = recent + timedelta(days=1)
+            database.execute_sql(
+                f"UPDATE one_time_code SET used_at = NULL, expires_at = {database.param} WHERE account_id = {ROWS}",  # noqa: S608
+                [tomorrow if db.is_postgres(database) else tomorrow.isoformat(" ")],
+            )
+        database.execute_sql("ANALYZE")
+    monkeypatch.setattr(retention, "BATCH", 30)  # several short transactions per kind
+    planner = Planner(database, monkeypatch)
+    with planner, app.app_context():
+        counts = retention.purge(retention.Retention())
+    assert counts == {
+        "audit events": OLD_ROWS,
+        "sent mail": OLD_ROWS,
+        "used or expired codes": OLD_ROWS,
+        "never-activated accounts": OLD_ROWS - 1,
+        "rate-limit hits": 0,
+        "timed-out sessions": OLD_ROWS,
+    }
+    with app.app_context():
+        assert database.execute_sql("SELECT count(*) FROM account").fetchone()[0] == ROWS - OLD_ROWS + 1
+        assert database.execute_sql("SELECT count(*) FROM one_time_code").fetchone()[0] == ROWS - 2 * OLD_ROWS + 1
+        assert database.execute_sql(f"SELECT status FROM account WHERE id = {ROWS}").fetchone() == ("pending",)  # noqa: S608
+    deletes = [sql for sql, _, _ in planner.plans if sql.lstrip().upper().startswith("DELETE")]
+    assert len(deletes) >= 5 * (OLD_ROWS // 30)
+    problems = [f"{sql}\n  {found}\n{plan}" for sql, plan, found in planner.plans if found]
+    assert not problems, "\n\n".join(problems)
+
+
 @pytest.mark.parametrize(
     "table, columns",
     [
@@ -234,6 +288,10 @@ def test_a_citizens_journey_the_desk_and_the_mail_loop_read_big_tables_only_thro
         ("hit", ["at"]),
         ("outbox_message", ["status", "id"]),
         ("notice", ["resolved_at", "detected_at"]),
+        ("one_time_code", ["expires_at"]),
+        ("outbox_message", ["status", "created_at"]),
+        ("account", ["status", "created_at"]),
+        ("login_session", ["seen_at"]),
     ],
 )
 def test_the_migrated_schema_has_the_lookup_indexes(app, table, columns):
