@@ -48,8 +48,10 @@ class WellFormedCode:
         if codes.normalise(field.data) is None:
             raise ValidationError(
                 _l(
-                    "The code is 10 letters and digits, as in the e-mail (for example ABCDE-23456); "
-                    "the hyphen is optional."
+                    "The code is %(length)d letters and digits, as in the e-mail (for example %(example)s); "
+                    "hyphens and spaces are optional.",
+                    length=codes.LENGTH,
+                    example=codes.EXAMPLE,
                 )
             )
 

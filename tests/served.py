@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = re.compile(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b")
+CODE = re.compile(r"\b([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})\b")
 
 
 def clean_environment(**settings):

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow  # starts two servers on PostgreSQL
 
 ROOT = Path(__file__).resolve().parent.parent
 CITIZENS = 6
-CODE = re.compile(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b")
+CODE = re.compile(r"\b([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})\b")
 LINK = re.compile(r"https://\S+/activate/[A-Za-z0-9._\-]+")
 # Citizens connect from an address of their own; the proxy (127.0.0.1) is the only one Kapu trusts.
 CITIZEN_ADDRESS = "127.0.0.2"

@@ -34,7 +34,7 @@ def register(app, username="kovacs.janos", email="janos@example.hu"):
     register_citizen(app, username, email, language="en")
     with app.app_context():
         text = outbox.unseal(services, OutboxMessage.select().order_by(OutboxMessage.id.desc()).first())["text"]
-    code = re.search(r"\b([2-9A-Z]{5}-[2-9A-Z]{5})\b", text).group(1)
+    code = re.search(r"\b([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})\b", text).group(1)
     return code, re.search(r"http://kapu\.test(/activate/\S+)", text).group(1)
 
 

@@ -27,7 +27,7 @@ def check(client, csrf):
             {"password": "a long good phrase", "password_confirm": "a long good phrasx"},
             "do not match",
         ),
-        ("code", {"code": "ABC"}, "10 letters and digits"),
+        ("code", {"code": "ABC"}, "12 letters and digits"),
         ("username", {"username": "a b"}, "3 to 64 letters"),
     ],
 )
@@ -44,6 +44,7 @@ def test_a_broken_rule_is_told(check, field, data, message):
         ("password_confirm", {"password": "a long good phrase", "password_confirm": ""}),
         ("password", {"password": ""}),
         ("code", {"code": "abcde 23456"}),
+        ("code", {"code": "7km4 xh9p 3rtc"}),
     ],
 )
 def test_a_fixed_or_untouched_field_has_no_message(check, field, data):

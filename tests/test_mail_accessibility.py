@@ -13,7 +13,7 @@ import mail
 from tests.support.helpers import MAIL_CODE, mail_context
 
 LANGUAGES = ["hu", "en"]
-CODE_LINE = re.compile(r"^\s+([2-9A-Z]{5}-[2-9A-Z]{5})$", re.MULTILINE)
+CODE_LINE = re.compile(r"^\s+([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})$", re.MULTILINE)
 URL = re.compile(r"https?://\S+")
 
 

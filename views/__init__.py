@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from domain import audit
+from domain import audit, codes
 from mail import format_deadline
 from views import (
     account,
@@ -72,6 +72,8 @@ def _page_helpers():
         "machine_time": _machine_time,
         "min_password_length": lambda: current_app.extensions["kapu"].policy.min_length,
         "pristine": _pristine,
+        "code_length": codes.LENGTH,
+        "code_example": codes.EXAMPLE,
     }
 
 
