@@ -288,3 +288,25 @@ def test_email_changes_are_capped_per_client(app, services, client, active, mail
     )
     assert moved.status_code == 303
     assert len(mailbox.messages("eva.new@example.hu")) == 1
+
+
+def test_the_per_client_cap_counts_an_ipv6_client_by_its_64(app, services, client, logged_in, mailbox):
+    """One host owns its whole /64: moving to another address in it does not buy more mail."""
+    import dataclasses
+
+    from domain.limits import Limit
+
+    services.limits = dataclasses.replace(services.limits, client_mails=Limit("client-mail", 2, 3600))
+
+    def request_from(address, email):
+        return client.post(
+            "/account/email",
+            data={"csrf_token": csrf_token(client, "/account"), "email": email, "password": STRONG_PASSWORD},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    assert request_from("2001:db8:1:2::10", "one@example.hu").status_code == 303
+    assert request_from("2001:db8:1:2::11", "two@example.hu").status_code == 303
+    assert request_from("2001:db8:1:2:ffff::1", "three@example.hu").status_code == 429
+    assert mailbox.messages("three@example.hu") == []
+    assert request_from("2001:db8:1:3::10", "three@example.hu").status_code == 303  # another subscriber's /64

@@ -9,7 +9,15 @@ from domain import account, audit, limits
 from forms.account import EmailChangeForm, PasswordChangeForm
 from views.activation import check_one
 from views.auth import end_session
-from views.common import client_address, limited_checks, limited_per_client, login_required, services, too_many
+from views.common import (
+    client_address,
+    client_subject,
+    limited_checks,
+    limited_per_client,
+    login_required,
+    services,
+    too_many,
+)
 
 bp = Blueprint("account", __name__)
 
@@ -86,11 +94,12 @@ def change_email():
     refusal = _refuse_unless_current_password(form, "password", "email_form")
     if refusal:
         return refusal
-    # Each request mails two addresses: capped per account and per client like every other mail.
-    wait = limits.take(services().limits.email_changes_per_account, g.account.username) or limits.take(
-        services().limits.client_mails, client_address()
-    )
+    # Each request mails two addresses: capped per account and per client (an IPv6 client by its /64) like
+    # every other mail. A request the client cap refuses does not use up the account's own allowance.
+    held = limits.hold(services().limits.email_changes_per_account, g.account.username)
+    wait = held.wait or limits.take(services().limits.client_mails, client_subject())
     if wait:
+        limits.give_back(held)
         return too_many(wait, "email_change")
     if not account.request_email_change(services(), g.account, form.email.data, client=client_address()):
         return _session_ended()
