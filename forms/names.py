@@ -24,6 +24,8 @@ _SCRIPT_SETS = (
     frozenset({"LATIN", "HAN", "HANGUL"}),
 )
 _NEUTRAL_SCRIPTS = frozenset({"COMMON", "INHERITED"})
+# What ends a host name for a link finder: anything but letters, digits, dots and hyphens, and a double dot.
+_NOT_IN_HOST_NAMES = re.compile(r"[^\w.\-]|_|\.{2,}")
 
 
 @functools.cache
@@ -44,14 +46,26 @@ def full_name_problem(name: str) -> str | None:
 
 
 def looks_like_web_address(text: str) -> bool:
-    """True for www./http starts, punycode and anything ending in a real or reserved domain ending."""
+    """True for www./http starts, punycode and anything ending in a real or reserved domain ending.
+
+    Each run a link finder could read as a host name counts on its own: in "kapu.hu_1" or "kapu.hu-" a mail
+    client still links kapu.hu.
+    """
     folded = text.casefold()
-    if folded.startswith(("www", "http")) or "xn--" in folded or "://" in folded or "@" in folded:
+    if "xn--" in folded or "://" in folded or "@" in folded:
         return True
-    if "." not in folded:
-        return False
-    ending = folded.rstrip(".").rsplit(".", 1)[-1]
-    return ending in _RESERVED_ENDINGS or _public_suffixes().publicsuffix(folded.rstrip(".")) is not None
+    return any(_host_shaped(run.strip(".-")) for run in _NOT_IN_HOST_NAMES.split(folded))
+
+
+def _host_shaped(run: str) -> bool:
+    """A www/http start, or a domain ending after any of its dots ("kapu.hu.1" holds kapu.hu)."""
+    if run.startswith(("www", "http")):
+        return True
+    labels = run.split(".")
+    return any(
+        labels[end] in _RESERVED_ENDINGS or _public_suffixes().publicsuffix(".".join(labels[: end + 1])) is not None
+        for end in range(1, len(labels))
+    )
 
 
 def scripts_of(text: str) -> set[str]:
