@@ -15,6 +15,14 @@ def mask_email(address: str | None) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+def mask_email_for_mail(address: str) -> str:
+    """n***@e***.hu: mail to the old address masks the domain too, as someone else typed it and mail clients
+    turn a domain into a link."""
+    local, _, domain = address.partition("@")
+    host, dot, ending = domain.rpartition(".")
+    return f"{local[:1]}***@{host[:1]}***{dot}{ending}" if dot else f"{local[:1]}***@{domain[:1]}***"
+
+
 def check_password(services, account, password) -> bool:
     ok, _ = passwords.verify(services.hasher, account.password_hash, password)
     return ok
@@ -57,7 +65,7 @@ def request_email_change(services, account, new_email, client=None) -> bool:
             "email_change_requested",
             account.language,
             account=account,
-            new_email_masked=mask_email(new_email),
+            new_email_masked=mask_email_for_mail(new_email),
             cancel_link=cancel_link,
             forgotten_url=f"{services.base_url}/forgotten-password",
         )
@@ -128,7 +136,10 @@ def confirm_email_change(services, token, client=None) -> EmailLink:
             return link
         account = link.account  # as read: .email is still the old address
         subject, text, html = services.compose(
-            "email_changed_notice", account.language, account=account, new_email_masked=mask_email(link.new_email)
+            "email_changed_notice",
+            account.language,
+            account=account,
+            new_email_masked=mask_email_for_mail(link.new_email),
         )
         outbox.enqueue(services, "email_changed_notice", account.email, subject, text, html, account=account)
         audit.record("email_change", "confirmed", account=account, client=client)
