@@ -132,8 +132,8 @@ def mark_failed(message, error: str):
 
 
 def mark_undeliverable(message, reason: str):
-    """Give up on a message for good (status failed): it is never claimed again."""
+    """Give up on a message for good (status failed): it is never claimed again, so its body goes too."""
     with database.atomic():
-        OutboxMessage.update(status="failed", claimed_at=None, last_error=reason[:255]).where(
+        OutboxMessage.update(status="failed", claimed_at=None, last_error=reason[:255], sealed_body=None).where(
             OutboxMessage.id == message.id
         ).execute()

@@ -190,3 +190,37 @@ def test_a_sent_mail_no_longer_holds_its_sealed_body(app, registered):
         sent = OutboxMessage.get_by_id(message.id)
     assert sent.status == "sent" and sent.sealed_body is None
     assert sent.subject and sent.recipient == "janos@example.hu" and sent.sent_at
+
+
+def test_the_upgrade_erases_the_bodies_that_mail_sent_by_the_release_still_holds(tmp_path):
+    """The released version kept a sent message's sealed body (and its code); migrating erases it once, and
+    keeps the record and every body still waiting to go."""
+    import sqlite3
+
+    import migrations
+    from tests.support.helpers import open_sqlite, released_database
+
+    path = released_database(tmp_path / "kapu.db")
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE outbox_message SET status = 'sent'")
+        connection.execute(
+            "INSERT INTO outbox_message (kind, recipient, subject, sealed_body, account_id, created_at, status,"
+            " attempts, next_attempt_at, message_id) SELECT kind, recipient, subject, sealed_body, account_id,"
+            " created_at, 'pending', 0, next_attempt_at, '<waiting@localhost>' FROM outbox_message"
+        )
+    database = open_sqlite(path)
+    assert 9 in migrations.upgrade(database)
+    database.close()
+    with sqlite3.connect(path) as connection:
+        rows = dict(connection.execute("SELECT status, sealed_body FROM outbox_message").fetchall())
+    assert set(rows) == {"sent", "pending"}
+    assert rows["sent"] is None and rows["pending"].startswith("gAAAA")
+
+
+def test_a_message_given_up_on_loses_its_body(app, registered):
+    from domain import outbox
+
+    with app.app_context():
+        outbox.mark_undeliverable(OutboxMessage.get(), "cannot be decrypted")
+        message = OutboxMessage.get()
+    assert message.status == "failed" and message.sealed_body is None
