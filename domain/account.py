@@ -36,11 +36,12 @@ def void_pending_email_change(account_id):
     Account.update(email_change_nonce=None).where(Account.id == account_id).execute()
 
 
-def request_email_change(services, account, new_email, client=None) -> bool:
+def request_email_change(services, account, new_email, client=None, language=None) -> bool:
     """Send a confirmation link to *new_email* and tell the old address, with a link to cancel.
 
     Written only while the session version is the one this request was authorised with: a request racing
-    a password change finds it moved on and sends nothing (False).
+    a password change finds it moved on and sends nothing (False). The link goes out in *language*, the
+    page's; the warning to the old address in the account's own language (its owner may not be the asker).
     """
     nonce = secrets.token_hex(8)
     with database.atomic():
@@ -55,7 +56,7 @@ def request_email_change(services, account, new_email, client=None) -> bool:
         payload = {"a": account.id, "e": new_email, "n": nonce}
         link = f"{services.base_url}/account/email/confirm/{services.email_links.sign(payload)}"
         subject, text, html = services.compose(
-            "email_change_confirm", account.language, account=account, new_email=new_email, link=link
+            "email_change_confirm", language or account.language, account=account, new_email=new_email, link=link
         )
         outbox.enqueue(services, "email_change_confirm", new_email, subject, text, html, account=account)
         # The cancel link goes to the old address: it names the new one only masked.

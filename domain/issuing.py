@@ -26,17 +26,17 @@ class NoCodesForStaff(ValueError):
     """Staff sign in with credentials set on the command line: no code may ever reset them."""
 
 
-def issue_code(services, account, purpose, client=None, actor=None) -> Issued:
+def issue_code(services, account, purpose, client=None, actor=None, language=None) -> Issued:
     """Void the account's live codes, store a new one as a salted keyed hash, and mail it; inside a transaction."""
     if account.is_staff:
         raise NoCodesForStaff(account.username)
     with database.atomic():  # the caller's transaction, or its own
         # Per account, one at a time: two at once would each void only the older codes and leave two live.
         db.lock_key(database, f"codes:{account.id}")
-        return _issue_code(services, account, purpose, client, actor)
+        return _issue_code(services, account, purpose, client, actor, language or account.language)
 
 
-def _issue_code(services, account, purpose, client, actor) -> Issued:
+def _issue_code(services, account, purpose, client, actor, language) -> Issued:
     now = clock.now()
     OneTimeCode.update(voided_at=now, void_reason="superseded").where(
         OneTimeCode.account == account, OneTimeCode.used_at.is_null(), OneTimeCode.voided_at.is_null()
@@ -54,7 +54,7 @@ def _issue_code(services, account, purpose, client, actor) -> Issued:
     kind = MAIL_KIND[purpose]
     subject, text, html = services.compose(
         kind,
-        account.language,
+        language,
         account=account,
         code=codes.display(code),
         link=link,

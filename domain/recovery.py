@@ -35,7 +35,8 @@ def request_new_code(services, username, email, language, client=None) -> bool:
         matched = _same_address(account.email if recoverable else _DECOY_ADDRESS, email) and recoverable
         with database.atomic() as attempt:
             target = account if matched else _decoy_account(language)
-            issuing.issue_code(services, target, "reset", client=client)
+            # Written in the language the citizen asked in, not the one they registered in.
+            issuing.issue_code(services, target, "reset", client=client, language=language)
             if not matched:
                 attempt.rollback(begin=False)  # the decoy, its code, its sealed mail and their audit line all go
         if matched:

@@ -3,6 +3,7 @@
 import functools
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from domain import account, audit, limits
@@ -101,7 +102,10 @@ def change_email():
     if wait:
         limits.give_back(held)
         return too_many(wait, "email_change")
-    if not account.request_email_change(services(), g.account, form.email.data, client=client_address()):
+    changed = account.request_email_change(
+        services(), g.account, form.email.data, client=client_address(), language=str(get_locale())
+    )
+    if not changed:
         return _session_ended()
     return _done(email_sent_to=form.email.data)
 
