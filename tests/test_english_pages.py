@@ -55,7 +55,10 @@ class ReadableText(HTMLParser):
             self._attributes(attrs)
             return
         self.depth += 1
-        if self.skip_depth is None and ("language-switch" in (attrs.get("class") or "") or tag in {"script", "style"}):
+        # A textarea holds what someone typed (a help article's Hungarian body at the editor's desk).
+        if self.skip_depth is None and (
+            "language-switch" in (attrs.get("class") or "") or tag in {"script", "style", "textarea"}
+        ):
             self.skip_depth = self.depth
         self._attributes(attrs)
 
@@ -79,9 +82,9 @@ class ReadableText(HTMLParser):
         return "\n".join(self.parts)
 
 
-def hungarian_leftovers(html):
+def hungarian_leftovers(html, entered_too=()):
     text = ReadableText(html).text
-    for entered in (FULL_NAME, *NOTICE.values()):
+    for entered in sorted((FULL_NAME, *NOTICE.values(), *entered_too), key=len, reverse=True):
         text = text.replace(entered, "")
     return [line for line in text.splitlines() if HUNGARIAN_LETTERS.search(line) or HUNGARIAN_WORDS.search(line)]
 
@@ -129,11 +132,11 @@ def post(client, path, data, form_page=None):
     return client.post(path, data={"csrf_token": token, **data})
 
 
-def assert_english(response, expected_status=200):
+def assert_english(response, expected_status=200, entered_too=()):
     html = response.get_data(as_text=True)
     assert response.status_code == expected_status or (expected_status is None and response.status_code < 500)
     assert '<html lang="en">' in html
-    leftovers = hungarian_leftovers(html)
+    leftovers = hungarian_leftovers(html, entered_too)
     assert not leftovers, f"Hungarian on an English page ({response.request.path}): {leftovers}"
     return html
 
@@ -249,3 +252,105 @@ def test_an_editor_gives_the_source_line_in_both_languages(hu_app, visitor):
         )
     assert "Source: Kapu help desk" in assert_english(visitor.get("/help/registration"))
     assert "Forrás: Kapu ügyfélszolgálat" in visitor.get("/help/registration?lang=hu").get_data(as_text=True)
+
+
+def last_mail(app, recipient):
+    """The last mail to *recipient* as its reader gets it: subject, plain text and HTML."""
+    from domain import outbox
+    from models import OutboxMessage
+
+    with app.app_context():
+        message = (
+            OutboxMessage.select().where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id.desc()).first()
+        )
+        body = outbox.unseal(app.extensions["kapu"], message)
+    return message.subject, body["text"], body["html"]
+
+
+def assert_english_mail(app, recipient):
+    subject, text, html = last_mail(app, recipient)
+    assert '<html lang="en"' in html
+    leftovers = hungarian_leftovers(html) + hungarian_leftovers(f"<p>{subject}</p>")
+    leftovers += hungarian_leftovers("".join(f"<p>{line}</p>" for line in text.splitlines()))
+    assert not leftovers, f"Hungarian in the English mail to {recipient}: {leftovers}"
+    return text
+
+
+def test_the_activation_answer_is_english(hu_app, visitor):
+    """An account registered in Hungarian, activated by a visitor who switched to English."""
+    from tests.support.helpers import Mailbox, register_citizen
+
+    register_citizen(hu_app)
+    code = Mailbox(hu_app).last_code()
+    html = assert_english(
+        post(
+            visitor,
+            "/activate",
+            {
+                "username": "kovacs.janos",
+                "code": code,
+                "password": STRONG_PASSWORD,
+                "password_confirm": STRONG_PASSWORD,
+            },
+        )
+    )
+    assert 'href="/login"' in html
+
+
+def test_a_mail_asked_for_on_an_english_page_is_english(hu_app, visitor, citizen):
+    """The account was registered in Hungarian: the new code asked for in English comes in English."""
+    assert_english(post(visitor, "/forgotten-password", {"username": "kovacs.janos", "email": "janos@example.hu"}))
+    text = assert_english_mail(hu_app, "janos@example.hu")
+    assert "one-time code" in text
+
+
+def test_registering_in_english_mails_in_english(hu_app, visitor):
+    assert_english(
+        post(visitor, "/register", {"username": "nagy.eva", "full_name": FULL_NAME, "email": "eva@example.hu"})
+    )
+    assert_english_mail(hu_app, "eva@example.hu")
+    # The same username again from another address: the mail telling that address so is English too.
+    assert_english(
+        post(visitor, "/register", {"username": "nagy.eva", "full_name": FULL_NAME, "email": "eva2@example.hu"})
+    )
+    assert_english_mail(hu_app, "eva2@example.hu")
+
+
+def test_the_email_change_pages_and_mails_are_english(hu_app, visitor, citizen):
+    response = post(visitor, "/login", {"username": "kovacs.janos", "password": STRONG_PASSWORD})
+    assert response.status_code in (302, 303)
+    asked = post(
+        visitor, "/account/email", {"email": "uj.cim@example.hu", "password": STRONG_PASSWORD}, form_page="/account"
+    )
+    assert asked.status_code == 303
+    assert_english(visitor.get(asked.headers["Location"]))  # the account page saying where the link went
+    confirm_text = assert_english_mail(hu_app, "uj.cim@example.hu")
+    # The warning to the old address keeps the account's language: its owner may not be the one asking.
+    told_text = last_mail(hu_app, "janos@example.hu")[1]
+    confirm = re.search(r"http://kapu\.test(/account/email/confirm/\S+)", confirm_text).group(1)
+    cancel = re.search(r"http://kapu\.test(/account/email/cancel/\S+)", told_text).group(1)
+    assert_english(visitor.get(cancel))
+    page = assert_english(visitor.get(confirm))
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    done = visitor.post(confirm, data={"csrf_token": token}, follow_redirects=True)
+    assert_english(done)
+
+
+@pytest.mark.parametrize("role", ["clerk", "admin"])
+def test_the_desk_pages_are_english(hu_app, role):
+    from models import Article
+    from tests.support.helpers import STAFF_PASSWORD, add_staff
+
+    add_staff(hu_app, f"ugyintezo.{role}", role, office="BP-V-OKM" if role == "clerk" else None)
+    staff = hu_app.test_client()
+    staff.get("/?lang=en")
+    assert post(staff, "/login", {"username": f"ugyintezo.{role}", "password": STAFF_PASSWORD}).status_code == 303
+    pages = ["/desk"] + (
+        ["/desk/notices", "/desk/help", "/desk/help/activation", "/desk/audit"] if role == "admin" else []
+    )
+    with hu_app.app_context():  # the editors' list names each article in both languages, as they wrote them
+        titles = [article.title_hu for article in Article.select()]
+    for path in pages:
+        assert_english(staff.get(path), entered_too=titles)
+    if role == "clerk":  # an office's clerk registers citizens in person
+        assert_english(post(staff, "/desk/register", {"username": "", "full_name": "", "email": "x"}, "/desk"), 422)
