@@ -222,6 +222,18 @@ def test_citizens_behind_one_proxy_register_on_one_server_activate_on_the_other_
         access = re.compile(rf"POST /(register|activate) 200 \S+ms client={re.escape(CITIZEN_ADDRESS)} ")
         assert access.search(server.whole_output()), server.output()
 
+    # Monitoring: through the proxy /metrics does not exist and /readyz tells nothing of the set-up; a scrape on
+    # the machine itself (loopback, no proxy) reads the metrics.
+    citizen = Browser(proxy.url, proxy.certificate)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        citizen.get("/metrics")
+    assert refused.value.code == 404
+    status, body = citizen.get("/readyz")
+    assert status == 200 and "127.0.0.1" not in body and str(smtp.port) not in body and "postgres" not in body
+    for server in servers:
+        status, text = Browser(server.url).get("/metrics")
+        assert status == 200 and "kapu_http_requests_total" in text
+
     time.sleep(3)  # both delivery loops have run several more rounds: nothing is sent twice
     for address in addresses:
         assert len(mails_to(smtp, address)) == 1, f"{address} got {len(mails_to(smtp, address))} mails"

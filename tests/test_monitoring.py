@@ -11,7 +11,7 @@ import pytest
 import logs
 from domain import clock, upkeep
 from models import OutboxMessage, database
-from tests.support.helpers import csrf_token, metric_sample
+from tests.support.helpers import Auth, csrf_token, metric_sample, register_citizen
 
 SMTP_HOST = "smtp.internal.example"
 
@@ -97,6 +97,27 @@ def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(clien
     assert metric_sample(text, "kapu_outbox_pending") == 1
     assert metric_sample(text, "kapu_outbox_oldest_pending_seconds") >= 0
     assert "kapu_outbox_failed 0.0" in text
+
+
+def test_metrics_count_activations_429s_and_mail_given_up(make_app):
+    app = make_app(KAPU_LOGIN_MAX_FAILURES="1")
+    auth = Auth.of(app)
+    register_citizen(app, language="en")
+    client = app.test_client()
+    before = client.get("/metrics").get_data(as_text=True)
+    assert auth.activate().status_code == 200
+    statuses = [auth.login(password="wrong password entirely").status_code for _ in range(3)]
+    assert 429 in statuses
+    with app.app_context():
+        OutboxMessage.update(status="failed").execute()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric_sample(text, "kapu_activations_total") == metric_sample(before, "kapu_activations_total") + 1
+    assert metric_sample(text, "kapu_rate_limited_total", route="/login") == metric_sample(
+        before, "kapu_rate_limited_total", route="/login"
+    ) + statuses.count(429)
+    assert metric_sample(text, "kapu_http_requests_total", route="/login", status="429") >= statuses.count(429)
+    assert metric_sample(text, "kapu_outbox_failed") == 1 and metric_sample(text, "kapu_outbox_pending") == 0
+    assert "kapu_http_request_duration_seconds_bucket" in text  # a histogram, not only a sum
 
 
 @pytest.mark.parametrize(
