@@ -64,11 +64,13 @@ def register_citizen(username, full_name, email, office, language):
     )
     if result.taken:
         raise CommandError(f"the username {username!r} is already taken")
-    where = "by SMTP" if current_app.config["KAPU_SMTP_HOST"] else "to /dev/mailbox"
-    click.echo(
-        f"Registered {result.account.display_username}; the activation code was sent to "
-        f"{result.account.email} ({where})."
-    )
+    if current_app.config["KAPU_SMTP_HOST"]:
+        how = "was sent to {} (by SMTP)"
+    elif current_app.config["KAPU_DEV_MAILBOX"]:
+        how = "was sent to {} (to /dev/mailbox)"
+    else:
+        how = "for {} waits in the database: KAPU_SMTP_HOST is not set"
+    click.echo(f"Registered {result.account.display_username}; the activation code {how.format(result.account.email)}.")
 
 
 @click.command("send-mail")
@@ -78,7 +80,9 @@ def send_mail(once):
     """Deliver the outbox over SMTP (for deployments that run delivery apart from the web server)."""
     transport = SmtpSettings.from_config(current_app.config)
     if transport is None:
-        raise CommandError("KAPU_SMTP_HOST is not set: mail stays in /dev/mailbox")
+        raise CommandError(
+            "KAPU_SMTP_HOST is not set: mail waits in the database (shown at /dev/mailbox with KAPU_DEV_MAILBOX=1)"
+        )
     services = current_app.extensions["kapu"]
     if once:
         click.echo(f"Sent {delivery.deliver_due(services, transport, limit=10_000)} message(s).")

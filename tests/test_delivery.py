@@ -37,7 +37,8 @@ def test_the_code_mail_arrives_once_to_the_right_address_only(smtp_app, smtp):
     assert re.search(r"http://kapu\.test/activate/\S+", text)
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", text)
     message = smtp.received[0]["message"]
-    assert message["To"] == "janos@example.hu" and message["Message-ID"]
+    assert message["To"] == "janos@example.hu"
+    assert re.fullmatch(r"<[0-9a-f]{32}@kapu\.test>", message["Message-ID"])  # the domain of KAPU_BASE_URL
     assert message.get_body(("html",)) is not None
 
 
