@@ -18,6 +18,7 @@ import tempfile
 import threading
 
 import db
+import logs
 import metrics
 from domain import delivery, passwords, upkeep
 
@@ -124,7 +125,10 @@ class DeliveryLease:
 
 
 class Deliverer(threading.Thread):
-    """Sends the outbox while this process holds the lease; checks for a stop between messages."""
+    """Sends the outbox while this process holds the lease; checks for a stop between messages.
+
+    Without an SMTP transport (mail waits in the database) it still does the deployment's housekeeping: the daily
+    retention purge runs by itself either way."""
 
     def __init__(self, app, transport, interval=1.0):
         super().__init__(name="kapu-delivery", daemon=True)
@@ -142,7 +146,11 @@ class Deliverer(threading.Thread):
                 try:
                     if self.lease.acquire():
                         with self.app.app_context():
-                            while not self.stopping.is_set() and delivery.deliver_due(kapu, self.transport, limit=1):
+                            while (
+                                self.transport is not None
+                                and not self.stopping.is_set()
+                                and delivery.deliver_due(kapu, self.transport, limit=1)
+                            ):
                                 pass
                             upkeep.tick(self.app)  # heartbeat for /readyz, the daily purge
                 except Exception:  # one bad round must not end delivery; the log says what happened
@@ -167,6 +175,15 @@ def _announce_stop(signal_name):
 def _serve_gunicorn(app, host, port, workers, threads, transport):
     from gunicorn.app.base import BaseApplication
     from gunicorn.arbiter import Arbiter
+    from gunicorn.glogging import Logger
+
+    class KapuLogger(Logger):
+        """gunicorn's own lines (a worker killed or timed out) in Kapu's format: plain, or JSON with KAPU_LOG_FORMAT."""
+
+        def setup(self, cfg):
+            super().setup(cfg)
+            for handler in self.error_log.handlers:
+                handler.setFormatter(logs.formatter(app.config["KAPU_LOG_FORMAT"]))
 
     deliverer = {}
 
@@ -174,8 +191,6 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
 
     def post_worker_init(worker):
         passwords.limit_concurrent_hashing(hashing_slots)
-        if transport is None:
-            return
         thread = deliverer["thread"] = Deliverer(app, transport)
         thread.start()
         worker_handler = signal.getsignal(signal.SIGTERM)
@@ -213,6 +228,7 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
                 "proc_name": "kapu",
                 "loglevel": "warning",
                 "errorlog": "-",
+                "logger_class": KapuLogger,
                 "accesslog": None,
                 # Forwarding headers are the app's business (KAPU_TRUSTED_PROXIES); gunicorn trusts none.
                 "forwarded_allow_ips": "",
@@ -246,9 +262,8 @@ def _serve_waitress(app, host, port, threads, transport):
     server = waitress.create_server(
         app, host=host, port=port, threads=threads * 2, ident="kapu", clear_untrusted_proxy_headers=False
     )
-    deliverer = Deliverer(app, transport) if transport is not None else None
-    if deliverer:
-        deliverer.start()
+    deliverer = Deliverer(app, transport)  # delivery when SMTP is set; the daily purge either way
+    deliverer.start()
 
     def stop(signum, _frame):
         _announce_stop(signal.Signals(signum).name)
@@ -262,5 +277,4 @@ def _serve_waitress(app, host, port, threads, transport):
         pass
     finally:
         server.task_dispatcher.shutdown(timeout=GRACEFUL_SECONDS)
-        if deliverer:
-            deliverer.stop()
+        deliverer.stop()

@@ -4,14 +4,18 @@ workers, one access line per request."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
 import urllib.error
 import urllib.request
 
 import pytest
 
+import migrations
 from tests.served import ServedKapu, clean_environment, wait_for
 from tests.smtp_server import SmtpServer
-from tests.support.helpers import metric_sample
+from tests.support.helpers import metric_sample, open_sqlite
 
 pytestmark = pytest.mark.slow  # starts `serve` as a process
 
@@ -54,3 +58,57 @@ def test_served_readiness_metrics_and_access_lines(tmp_path, smtp):
         assert len(lines) == 12
     finally:
         assert server.terminate() == 0
+
+
+def test_served_without_smtp_still_purges_by_itself(tmp_path):
+    """Mail waiting in the database (no KAPU_SMTP_HOST) is no reason to keep personal data forever."""
+    path = tmp_path / "kapu.db"
+    database = open_sqlite(path)
+    migrations.upgrade(database)
+    database.close()
+    with sqlite3.connect(path) as connection:  # a rate-limit hit from long ago: the purge forgets it
+        connection.execute("INSERT INTO hit (key, at) VALUES ('login:someone', '2020-01-01 00:00:00')")
+    env = clean_environment(
+        KAPU_DATABASE_URL=f"sqlite:///{path}", KAPU_WORKERS="2", KAPU_SECRET_KEY="served-ops-secret-key-long-enough"
+    )
+    server = ServedKapu(tmp_path, env).wait_ready()
+
+    def purged():
+        with sqlite3.connect(path) as connection:
+            return connection.execute("SELECT count(*) FROM hit WHERE at < '2021-01-01'").fetchone() == (0,)
+
+    try:
+        assert wait_for(purged, timeout=30), server.stderr
+        with sqlite3.connect(path) as connection:
+            (runs,) = connection.execute("SELECT count(*) FROM audit_event WHERE kind = 'purge'").fetchone()
+        assert runs == 1  # once for the deployment, not once per worker
+        assert "daily purge deleted" in server.stderr
+    finally:
+        assert server.terminate() == 0
+
+
+def test_a_json_log_holds_only_json_lines_even_the_servers_own(tmp_path):
+    """KAPU_LOG_FORMAT=json: the start-up warnings, the access lines and gunicorn's report of a killed worker."""
+    env = clean_environment(
+        KAPU_DATABASE_URL=f"sqlite:///{tmp_path / 'kapu.db'}",
+        KAPU_WORKERS="2",
+        KAPU_SECRET_KEY="served-ops-secret-key-long-enough",
+        KAPU_LOG_FORMAT="json",
+        KAPU_DEV_MAILBOX="1",
+    )
+    server = ServedKapu(tmp_path, env).wait_ready()
+    try:
+        assert fetch(server.url + "/activate/some.token?code=ABCDE-FGHJK")[0] == 400
+        victim = server.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)  # gunicorn says so and starts another
+        assert wait_for(lambda: f"Worker (pid:{victim}) was sent SIGKILL" in server.stderr, timeout=30), server.stderr
+    finally:
+        assert server.terminate() == 0
+    entries = [json.loads(line) for line in server.stderr.splitlines()]  # any other line fails here
+    messages = [(entry["logger"], entry["level"], entry["message"]) for entry in entries]
+    assert any(level == "WARNING" and "KAPU_DEV_MAILBOX is on" in message for _, level, message in messages)
+    assert any(level == "WARNING" and "KAPU_SMTP_HOST is not set" in message for _, level, message in messages)
+    assert any(logger == "gunicorn.error" and "SIGKILL" in message for logger, _, message in messages)
+    access = [entry for entry in entries if entry["logger"] == "kapu.access"]
+    assert [entry["route"] for entry in access][-1] == "/activate/<token>"
+    assert "ABCDE" not in server.stderr and "some.token" not in server.stderr
