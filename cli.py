@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import datetime
@@ -20,6 +21,8 @@ from domain.delivery import SmtpSettings
 from forms.registration import RegistrationForm
 from models import Account, Notice
 from operator_cli import CommandError, with_schema
+
+log = logging.getLogger("kapu.serve")
 
 
 def add_commands(app):
@@ -110,14 +113,13 @@ def serve(demo, host, port, threads):
     demo_link = _seed_demo(app) if demo and Account.select().count() == 0 else None
     if demo and not os.environ.get("KAPU_DEV_MAILBOX", "").strip():
         app.config["KAPU_DEV_MAILBOX"] = True  # the demo shows its mail (KAPU_DEV_MAILBOX=0 keeps it off)
-    if app.config.get("KAPU_DEV_MAILBOX"):
-        click.echo(
-            "WARNING: KAPU_DEV_MAILBOX is on: /dev/mailbox shows every unsent message, live codes "
-            "included. Never use it in production.",
-            err=True,
+    if app.config.get("KAPU_DEV_MAILBOX"):  # logged, so a JSON log stays JSON
+        log.warning(
+            "KAPU_DEV_MAILBOX is on: /dev/mailbox shows every unsent message, live codes included. "
+            "Never use it in production."
         )
     if not app.config["KAPU_SMTP_HOST"]:
-        click.echo("Warning: KAPU_SMTP_HOST is not set; mail is kept in the database and not delivered.", err=True)
+        log.warning("KAPU_SMTP_HOST is not set; mail is kept in the database and not delivered.")
     workers = app.config["KAPU_WORKERS"]
     click.echo(
         f"Kapu is running at http://{_url_host(host)}:{port}/ ({workers} worker process"

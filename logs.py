@@ -44,6 +44,13 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def formatter(log_format: str) -> logging.Formatter:
+    """Kapu's line format: also given to the server's own logger, so a JSON log holds nothing but JSON."""
+    if log_format == "json":
+        return JsonFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def configure(log_format: str):
     """One handler for Kapu's loggers, to stderr (only the first call in a process counts)."""
     global _configured
@@ -51,10 +58,7 @@ def configure(log_format: str):
         return
     _configured = True
     handler = _StderrHandler()
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(log_format))
     kapu = logging.getLogger("kapu")
     kapu.handlers[:] = [handler]
     kapu.setLevel(logging.INFO)
