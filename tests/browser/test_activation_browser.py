@@ -8,13 +8,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import activate, english, submit
+from tests.support.browser import LANGUAGES, activate, english, in_language, submit
 from tests.support.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
 
 ANY_VALUE = re.compile(".*")
 FIELD_ORDER = ["username", "code", "password", "password_confirm"]
+ACCOUNT_OPEN = {"hu": "Fiókja aktív", "en": "Your account is open"}
 
 
 def field_ids(page):
@@ -205,8 +206,9 @@ def _tab_to(page, element_id, limit=25):
     raise AssertionError(f"#{element_id} was not reached with Tab")
 
 
-def test_activation_with_the_keyboard_only(page, registered):
-    page.goto(english(registered.link))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_activation_with_the_keyboard_only(page, registered, language):
+    page.goto(in_language(registered.link, language))
     _tab_to(page, "username")
     page.keyboard.type(registered.username)
     page.keyboard.press("Tab")
@@ -227,4 +229,4 @@ def test_activation_with_the_keyboard_only(page, registered):
     expect(page.locator("#password_confirm-error")).to_have_text("")
     response = submit(page, lambda: page.keyboard.press("Enter"))
     assert response.status == 200
-    expect(page.locator("h1")).to_have_text("Your account is open")
+    expect(page.locator("h1")).to_have_text(ACCOUNT_OPEN[language])
