@@ -118,6 +118,18 @@ def test_a_token_of_a_key_that_is_no_longer_listed_or_of_another_session_is_refu
         assert not Account.select().where(Account.username == "kovacs.janos").exists()
 
 
+def test_email_change_links_signed_before_the_rotation_still_verify(keyed_app):
+    old = keyed_app(OLD_KEY).extensions["kapu"]
+    rotated = keyed_app(NEW_KEY, fallbacks=OLD_KEY).extensions["kapu"]
+    forgot = keyed_app(NEW_KEY).extensions["kapu"]
+    payload = {"a": 1, "n": "0123456789abcdef"}
+    for signer in ("email_links", "email_cancel_links"):
+        token = getattr(old, signer).sign(payload)
+        assert getattr(rotated, signer).check(token).data == payload
+        assert getattr(forgot, signer).check(token).status == "invalid"
+        assert getattr(old, signer).check(getattr(rotated, signer).sign(payload)).status == "invalid"  # new key signs
+
+
 def test_new_things_are_signed_and_sealed_with_the_current_key_only(keyed_app):
     new = keyed_app(NEW_KEY, fallbacks=OLD_KEY)
     code, link = register(new, "uj.polgar", "uj@example.hu")
