@@ -26,6 +26,7 @@ _SCRIPT_SETS = (
 _NEUTRAL_SCRIPTS = frozenset({"COMMON", "INHERITED"})
 # What ends a host name for a link finder: anything but letters, digits, dots and hyphens, and a double dot.
 _NOT_IN_HOST_NAMES = re.compile(r"[^\w.\-]|_|\.{2,}")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}", re.ASCII)
 
 
 @functools.cache
@@ -58,8 +59,8 @@ def looks_like_web_address(text: str) -> bool:
 
 
 def _host_shaped(run: str) -> bool:
-    """A www/http start, or a domain ending after any of its dots ("kapu.hu.1" holds kapu.hu)."""
-    if run.startswith(("www", "http")):
+    """A www/http start, an IPv4 address, or a domain ending after any of its dots ("kapu.hu.1" holds kapu.hu)."""
+    if run.startswith(("www", "http")) or _IPV4.fullmatch(run):
         return True
     labels = run.split(".")
     return any(

@@ -81,6 +81,8 @@ def test_names_that_are_not_names_are_refused(client, app, full_name, message):
         "belepes.kapu.hu.1",
         "kapu..belepes.hu",
         "_kapu.hu_",
+        "192.0.2.10",
+        "belepes_10.0.0.1",
     ],
 )
 def test_usernames_shaped_like_web_addresses_are_refused(client, app, username):
