@@ -63,8 +63,10 @@ def _host_shaped(run: str) -> bool:
     if run.startswith(("www", "http")) or _IPV4.fullmatch(run):
         return True
     labels = run.split(".")
+    # A public suffix is at most a few labels long: looking at the last five keeps the work linear in the length.
     return any(
-        labels[end] in _RESERVED_ENDINGS or _public_suffixes().publicsuffix(".".join(labels[: end + 1])) is not None
+        labels[end] in _RESERVED_ENDINGS
+        or _public_suffixes().publicsuffix(".".join(labels[max(0, end - 4) : end + 1])) is not None
         for end in range(1, len(labels))
     )
 

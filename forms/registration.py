@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
 from domain.accounts import EMAIL_MAX
 from forms.base import KapuForm, nfkc
-from forms.fields import NoControlCharacters, username_field
+from forms.fields import LengthCap, NoControlCharacters, username_field
 from forms.names import NotAWebAddress, OneScript, PersonName
 
 
@@ -26,7 +26,7 @@ def email_field(label=None):
         label or _l("Identification e-mail address"),
         validators=[
             DataRequired(_l("Enter your e-mail address.")),
-            Length(max=EMAIL_MAX, message=_l("An e-mail address is at most 254 characters.")),
+            LengthCap(max=EMAIL_MAX, message=_l("An e-mail address is at most 254 characters.")),
             DeliverableSyntax(),
         ],
         render_kw={"autocomplete": "email", "spellcheck": "false"},

@@ -199,3 +199,17 @@ def test_mail_keeps_ordinary_names_and_usernames(app, services, mailbox):
         )
     text = mailbox.last_text("janos@example.hu")
     assert "Dear Dr. Kovács J. János," in text.splitlines() and "(kovacs.janos)" in text
+
+
+def test_an_over_long_username_or_address_is_refused_before_any_costly_check(client, app):
+    """WTForms runs every validator of a field even after one failed: the length cap has to end the chain, or a
+    40 KB name made of dots is read for domain endings (seconds of CPU a request)."""
+    import time
+
+    started = time.perf_counter()
+    response = register(client, username="a." * 20_000 + "kapu.hu", email="x" * 10_000 + "@example.hu")
+    elapsed = time.perf_counter() - started
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and elapsed < 2.0, f"{elapsed:.1f} s"
+    assert "A username is at most 64 characters." in page and "web address" not in page
+    assert "An e-mail address is at most 254 characters." in page and "like name@example.hu" not in page
