@@ -78,8 +78,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("KAPU_")})
 
     proxies.install(app)  # the real client and scheme, once, before anything reads them
+    logs.init_app(app, views.common.client_address)  # first: a request the database fails still gets its id
     _init_database(app)
-    logs.init_app(app, views.common.client_address)
     metrics.init_app(app)
     app.before_request(_body_limit_of_view)  # before anything reads the form
     app.before_request(_refuse_nameless_parts)  # before CSRFProtect, which cannot read them
@@ -132,6 +132,8 @@ def _init_database(app):
 
     @app.before_request
     def _connect():
+        if request.blueprint == "ops":
+            return  # /healthz never needs the database; /readyz asks it itself and answers 503 when it fails
         database.connect(reuse_if_open=True)
 
     if db.keeps_connection_per_thread(database):

@@ -107,16 +107,20 @@ class OutboxCollector:
     """Outbox gauges read from the database at scrape time (shared by every worker and server)."""
 
     def collect(self):
+        import peewee
         from prometheus_client.core import GaugeMetricFamily
 
         from models import OutboxMessage
 
         waiting = OutboxMessage.status.in_(("pending", "sending"))
-        pending = OutboxMessage.select().where(waiting).count()
-        failed = OutboxMessage.select().where(OutboxMessage.status == "failed").count()
-        oldest = (
-            OutboxMessage.select(OutboxMessage.created_at).where(waiting).order_by(OutboxMessage.created_at).first()
-        )
+        try:
+            pending = OutboxMessage.select().where(waiting).count()
+            failed = OutboxMessage.select().where(OutboxMessage.status == "failed").count()
+            oldest = (
+                OutboxMessage.select(OutboxMessage.created_at).where(waiting).order_by(OutboxMessage.created_at).first()
+            )
+        except peewee.DatabaseError:
+            return  # the database does not answer (/readyz says so): the request counters are still scraped
         age = (clock.now() - oldest.created_at) / timedelta(seconds=1) if oldest else 0.0
         yield GaugeMetricFamily("kapu_outbox_pending", "Mail waiting to be sent", value=pending)
         yield GaugeMetricFamily(

@@ -8,10 +8,12 @@ import re
 
 import pytest
 
+import db
 import logs
+from app import create_app
 from domain import clock, upkeep
 from models import OutboxMessage, database
-from tests.support.helpers import Auth, csrf_token, metric_sample, register_citizen
+from tests.support.helpers import FAST_HASHER, SECRET_KEY, Auth, csrf_token, metric_sample, register_citizen
 
 SMTP_HOST = "smtp.internal.example"
 
@@ -118,6 +120,45 @@ def test_metrics_count_activations_429s_and_mail_given_up(make_app):
     assert metric_sample(text, "kapu_http_requests_total", route="/login", status="429") >= statuses.count(429)
     assert metric_sample(text, "kapu_outbox_failed") == 1 and metric_sample(text, "kapu_outbox_pending") == 0
     assert "kapu_http_request_duration_seconds_bucket" in text  # a histogram, not only a sum
+
+
+def test_when_the_database_refuses_healthz_stays_up_readyz_is_503_and_pages_show_a_reference(
+    postgres_server, tmp_path, caplog
+):
+    """A real PostgreSQL that stops taking connections (and drops the open ones) while the app runs."""
+    name = postgres_server.create_database()
+    app = create_app(
+        {
+            "TESTING": True,
+            "PROPAGATE_EXCEPTIONS": False,  # as in production: the 500 page, not the exception
+            "KAPU_DATABASE_URL": postgres_server.url(name),
+            "KAPU_DATA_DIR": str(tmp_path),
+            "KAPU_SECRET_KEY": SECRET_KEY,
+            "KAPU_SMTP_HOST": "",
+            "KAPU_LANGUAGE": "en",
+            "PASSWORD_HASHER": FAST_HASHER,
+        }
+    )
+    client = app.test_client()
+    try:
+        assert client.get("/readyz").status_code == 200 and client.get("/notices").status_code == 200
+        postgres_server.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        postgres_server.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")  # noqa: S608 - our own name
+        assert client.get("/healthz").status_code == 200  # alive: the process answers
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.get_json()["checks"] == {"database": "unavailable"}
+        assert name not in response.get_data(as_text=True)
+        with caplog.at_level(logging.ERROR, logger="kapu.error"):
+            page = client.get("/notices")
+        assert page.status_code == 500
+        shown = re.search(r"reference: ([0-9a-f]{16})", page.get_data(as_text=True)).group(1)
+        assert [r.request_id for r in caplog.records if r.name == "kapu.error"] == [shown]
+        assert client.get("/metrics").status_code == 200  # the request counters are still scraped
+        postgres_server.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert client.get("/readyz").status_code == 200  # ready again by itself
+    finally:
+        db.close_all(app.extensions["kapu_database"])
+        postgres_server.drop_database(name)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import functools
 import math
 import time
 
+import peewee
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_caching import Cache
@@ -42,8 +43,12 @@ class NoticeBanner:
 
 
 def active_notices():
-    """The notices the banner shows now (cached per process for a few seconds)."""
-    return current_app.extensions["kapu_notice_banner"].current()
+    """The notices the banner shows now (cached per process for a few seconds); none when the database fails, so
+    the error page that says so can still be drawn."""
+    try:
+        return current_app.extensions["kapu_notice_banner"].current()
+    except peewee.DatabaseError:
+        return []
 
 
 def same_for_every_visitor(name, draw):
