@@ -1,21 +1,32 @@
-"""Backup and restore of the SQLite database with its generated secret key: one 0600 tar file."""
+"""Backup and restore of the database with its generated secret key: one 0600 tar file.
+
+SQLite: the file, copied with SQLite's online backup API. PostgreSQL: `pg_dump`'s custom format (one consistent
+snapshot while the servers run), put back with `pg_restore` in one transaction; the schema version goes beside it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from peewee import SqliteDatabase
 
 import migrations
 
 DATABASE_MEMBER = "kapu.db"
+DUMP_MEMBER = "kapu.pgdump"
+VERSION_MEMBER = "schema_version"
 KEY_MEMBER = "secret_key"
+PG_TIMEOUT_SECONDS = 3600
+SET_ASIDE = "kapu_before_restore"  # the replaced schema, while a PostgreSQL restore runs
 
 
 class OperationError(Exception):
@@ -72,6 +83,10 @@ def _read_backup(source):
     try:
         with tarfile.open(source, "r") as archive:
             members = {member.name: member for member in archive.getmembers() if member.isfile()}
+            if DUMP_MEMBER in members:
+                raise OperationError(
+                    f"{source} holds a PostgreSQL dump: restore it with KAPU_DATABASE_URL=postgresql://…"
+                )
             if DATABASE_MEMBER not in members:
                 raise OperationError(f"{source} is not a Kapu backup (no {DATABASE_MEMBER} inside)")
             key = archive.extractfile(members[KEY_MEMBER]).read() if KEY_MEMBER in members else None
@@ -121,3 +136,136 @@ def _private_temp(folder):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
+
+
+def backup_postgres(url: str, version: int, key_file: str | None, target: str) -> bool:
+    """pg_dump's consistent snapshot of the database at *url*, its schema version and the key, into *target*."""
+    target = Path(target)
+    if target.exists():
+        raise OperationError(f"{target} exists; choose a new file name")
+    if not target.parent.is_dir():
+        raise OperationError(f"{target.parent} is not a folder")
+    key = Path(key_file).read_bytes() if key_file and Path(key_file).exists() else None
+    with _private_temp(target.parent) as dump_path:
+        _run_pg("pg_dump", ["--format=custom", "--no-owner", "--no-privileges", f"--file={dump_path}"], url)
+        with _private_temp(target.parent) as archive_path:
+            with tarfile.open(archive_path, "w") as archive:
+                _add_bytes(archive, DUMP_MEMBER, Path(dump_path).read_bytes())
+                _add_bytes(archive, VERSION_MEMBER, str(version).encode())
+                if key is not None:
+                    _add_bytes(archive, KEY_MEMBER, key)
+            os.replace(archive_path, target)
+    return key is not None
+
+
+def restore_postgres(database, url: str, key_file: str | None, source: str, *, force: bool) -> bool:
+    """Put a PostgreSQL backup back into the database at *url* (emptied first), in one transaction; then its key."""
+    members = _read_members(source)
+    if DUMP_MEMBER not in members:
+        kind = "a SQLite database" if DATABASE_MEMBER in members else "no PostgreSQL dump"
+        raise OperationError(f"{source} holds {kind}: it cannot be restored into PostgreSQL")
+    try:
+        version = int(members.get(VERSION_MEMBER, b"").decode())
+    except ValueError:
+        raise OperationError(f"{source} is not a Kapu backup (no schema version inside)") from None
+    if version > migrations.latest():
+        raise OperationError(
+            f"the backup cannot be restored by this Kapu: its schema is version {version}, newer than this Kapu "
+            f"(version {migrations.latest()})"
+        )
+    if not force:
+        _check_nothing_lost_in(database, url)
+    with _private_temp(Path(key_file).parent if key_file else Path(tempfile.gettempdir())) as dump_path:
+        Path(dump_path).write_bytes(members[DUMP_MEMBER])
+        _set_aside(database)  # the schema there now, whatever its version, kept until the backup is in
+        try:
+            _run_pg(
+                "pg_restore",
+                ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error"],
+                url,
+                dump_path,
+            )
+        except OperationError:
+            _put_back(database)
+            raise
+        _drop_set_aside(database)
+    return _put_key_back(members.get(KEY_MEMBER), key_file)
+
+
+def _set_aside(database):
+    """Rename the current schema out of the way and start an empty one, so a backup of any version goes in."""
+    with database.atomic():
+        if database.execute_sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SET_ASIDE,)).fetchone():
+            raise OperationError(
+                f"the schema {SET_ASIDE} is left from an interrupted restore: look at it, drop it, then restore again"
+            )
+        database.execute_sql(f"ALTER SCHEMA public RENAME TO {SET_ASIDE}")
+        database.execute_sql("CREATE SCHEMA public")
+    database.close()
+
+
+def _put_back(database):
+    with database.atomic():
+        database.execute_sql("DROP SCHEMA public CASCADE")
+        database.execute_sql(f"ALTER SCHEMA {SET_ASIDE} RENAME TO public")
+    database.close()
+
+
+def _drop_set_aside(database):
+    with database.atomic():
+        database.execute_sql(f"DROP SCHEMA {SET_ASIDE} CASCADE")
+    database.close()
+
+
+def _put_key_back(key, key_file) -> bool:
+    if key is not None and key_file:
+        with _private_temp(Path(key_file).parent) as new_key:
+            Path(new_key).write_bytes(key)
+            os.replace(new_key, key_file)
+        return True
+    return False
+
+
+def _read_members(source) -> dict[str, bytes]:
+    if not Path(source).is_file():
+        raise OperationError(f"{source} is not a backup file")
+    try:
+        with tarfile.open(source, "r") as archive:
+            return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
+    except (tarfile.TarError, OSError) as error:
+        raise OperationError(f"{source} is not a Kapu backup ({error})") from None
+
+
+def _check_nothing_lost_in(database, url):
+    tables = set(database.get_tables())
+    for table in ("account", "outbox_message"):
+        if table in tables and database.execute_sql(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone():  # noqa: S608
+            name = urlsplit(url).path.lstrip("/")
+            raise OperationError(f"the database {name} already holds data; stop the servers and add --force")
+
+
+def _run_pg(program, arguments, url, *files):
+    """Run pg_dump or pg_restore on *url*; the password travels in the environment, never on the command line."""
+    found = shutil.which(program)
+    if found is None:
+        raise OperationError(f"{program} was not found: install PostgreSQL's client programs (postgresql-client)")
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    netloc = parts.netloc
+    if parts.password is not None:
+        env["PGPASSWORD"] = unquote(parts.password)
+        netloc = netloc.replace(f":{parts.password}@", "@", 1)
+    dbname = urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
+    try:
+        result = subprocess.run(  # noqa: S603 - a fixed program, our own arguments
+            [found, *arguments, f"--dbname={dbname}", *files],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PG_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise OperationError(f"{program} did not finish within {PG_TIMEOUT_SECONDS} s") from None
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        raise OperationError(f"{program} failed: {lines[0] if lines else f'exit status {result.returncode}'}")

@@ -79,13 +79,9 @@ def init_db(demo):
 
 
 def _sqlite_path():
+    """The SQLite file's path, or None on PostgreSQL (backed up with pg_dump)."""
     url = current_app.config["KAPU_DATABASE_URL"]
-    if not url.startswith("sqlite:///"):
-        raise CommandError(
-            "backup and restore handle SQLite; for PostgreSQL use pg_dump and pg_restore "
-            "(and keep KAPU_SECRET_KEY with the dump)"
-        )
-    return url[len("sqlite:///") :]
+    return url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
 
 
 @click.command("backup")
@@ -93,10 +89,14 @@ def _sqlite_path():
 @with_appcontext
 def backup(target):
     """Write an online, consistent copy of the database and its secret key to TARGET (one tar file, mode 0600)."""
-    _sqlite_path()
     key_file = current_app.config.get("KAPU_SECRET_KEY_FILE")
     try:
-        with_key = operations.backup(_database().connection(), key_file, target)
+        if _sqlite_path() is None:
+            version = migrations.current_version(_database())
+            url = current_app.config["KAPU_DATABASE_URL"]
+            with_key = operations.backup_postgres(url, version, key_file, target)
+        else:
+            with_key = operations.backup(_database().connection(), key_file, target)
     except operations.OperationError as error:
         raise CommandError(str(error)) from None
     if with_key:
@@ -116,9 +116,14 @@ def backup(target):
 def restore(source, force):
     """Put a backup made by `backup` back (stop the server first); refuses to overwrite data without --force."""
     path = _sqlite_path()
-    _database().close()
+    key_file = current_app.config.get("KAPU_SECRET_KEY_FILE")
     try:
-        with_key = operations.restore(path, current_app.config.get("KAPU_SECRET_KEY_FILE"), source, force=force)
+        if path is None:
+            url = current_app.config["KAPU_DATABASE_URL"]
+            with_key = operations.restore_postgres(_database(), url, key_file, source, force=force)
+        else:
+            _database().close()
+            with_key = operations.restore(path, key_file, source, force=force)
     except operations.OperationError as error:
         raise CommandError(str(error)) from None
     what = "the database and its secret key" if with_key else "the database"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tarfile
@@ -10,10 +11,13 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+import db
+import migrations
+import operations
 from app import create_app
 from domain import accounts, clock, retention, upkeep
 from models import Account, AuditEvent, Hit, OneTimeCode, OutboxMessage
-from tests.support.helpers import STRONG_PASSWORD, Mailbox, csrf_token, register_citizen
+from tests.support.helpers import BASE_URL, FAST_HASHER, STRONG_PASSWORD, Auth, Mailbox, csrf_token, register_citizen
 
 
 @pytest.fixture
@@ -200,3 +204,89 @@ def test_restore_refuses_a_backup_newer_than_the_code(data_dir_app, tmp_path):
     fresh = data_dir_app(tmp_path / "new")
     result = fresh.test_cli_runner().invoke(args=["restore", str(newer)])
     assert result.exit_code != 0 and "newer than this Kapu" in result.output
+
+
+@pytest.fixture
+def postgres_app(postgres_server, monkeypatch):
+    """Apps on a PostgreSQL database of their own, with a data folder (the generated key) of the test's choosing."""
+    made = []
+
+    def build(folder, name):
+        folder.mkdir(exist_ok=True)
+        monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(folder))
+        config = {"TESTING": True, "KAPU_BASE_URL": BASE_URL, "KAPU_SMTP_HOST": "", "KAPU_LANGUAGE": "en"}
+        config.update(PASSWORD_HASHER=FAST_HASHER, KAPU_SECRET_KEY="", KAPU_DATABASE_URL=postgres_server.url(name))
+        app = create_app(config)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        db.close_all(app.extensions["kapu_database"])
+
+
+def test_postgresql_backup_and_restore_into_a_fresh_database_then_the_mailed_code_activates(
+    postgres_server, postgres_app, tmp_path
+):
+    first, second = postgres_server.create_database(), postgres_server.create_database()
+    old = postgres_app(tmp_path / "old", first)
+    register_citizen(old, language="en", channel="office")
+    code = Mailbox(old).last_code()
+    target = tmp_path / "kapu-backup.tar"
+    result = old.test_cli_runner().invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "database and its secret key" in result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    with tarfile.open(target) as archive:
+        assert sorted(archive.getnames()) == ["kapu.pgdump", "schema_version", "secret_key"]
+
+    fresh = postgres_app(tmp_path / "new", second)  # another machine: its own key, an empty database
+    result = fresh.test_cli_runner().invoke(args=["restore", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "secret_key").read_bytes() == (tmp_path / "old" / "secret_key").read_bytes()
+    restored = postgres_app(tmp_path / "new", second)  # the server started again
+    assert Auth.of(restored).activate(code).status_code == 200
+    with restored.app_context():
+        assert Account.get(Account.username == "kovacs.janos").status == "active"
+
+    refused = restored.test_cli_runner().invoke(args=["restore", str(target)])
+    assert refused.exit_code != 0 and "--force" in refused.output
+    forced = restored.test_cli_runner().invoke(args=["restore", "--force", str(target)])
+    assert forced.exit_code == 0, forced.output
+    with restored.app_context():
+        assert Account.get(Account.username == "kovacs.janos").status == "pending"  # as it was at the backup
+    broken = tmp_path / "broken.tar"  # a dump pg_restore stops on: what was there stays
+    with tarfile.open(broken, "w") as archive:
+        for member, data in (("kapu.pgdump", b"PGDMP not really"), ("schema_version", b"1")):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    failed = restored.test_cli_runner().invoke(args=["restore", "--force", str(broken)])
+    assert failed.exit_code != 0 and "pg_restore failed" in failed.output
+    with restored.app_context():
+        assert Account.get(Account.username == "kovacs.janos").status == "pending"
+    missing = restored.test_cli_runner().invoke(args=["restore", "--force", str(tmp_path / "missing.tar")])
+    assert missing.exit_code != 0 and "not a backup file" in missing.output
+    for name in (first, second):
+        postgres_server.drop_database(name)
+
+
+def test_postgresql_restore_of_an_older_backup_then_migrate(postgres_server, postgres_app, tmp_path):
+    """A backup made before an upgrade goes into a database already at the latest schema, and migrates again."""
+    older, current = postgres_server.create_database(), postgres_server.create_database()
+    database = db.open_database(postgres_server.url(older))
+    try:
+        migrations._apply(database, migrations.steps()[:1])  # as the first release left it
+    finally:
+        db.close_all(database)
+    target = tmp_path / "old.tar"
+    operations.backup_postgres(postgres_server.url(older), 1, None, str(target))
+    app = postgres_app(tmp_path / "data", current)  # the latest schema, no data
+    result = app.test_cli_runner().invoke(args=["restore", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "run `migrate` first" in result.output
+    assert app.test_cli_runner().invoke(args=["migrate"]).exit_code == 0
+    with app.app_context():
+        assert migrations.current_version(app.extensions["kapu_database"]) == migrations.latest()
+    for name in (older, current):
+        postgres_server.drop_database(name)
