@@ -1,5 +1,6 @@
 """axe in both languages on the pages the other browser tests reach but did not check in both: the answers after a
-submit (activation, registration, a used link, a failed login), registration with errors and the admin's desk
+submit (activation, registration, a used link, a failed login, a confirmed e-mail change), registration with
+errors, the page that cancels an e-mail change, the start page with a service-notice banner and the admin's desk
 pages. Together with test_accessibility.py, test_account_browser.py and test_desk_notices_browser.py, every page
 a browser test opens is checked in Hungarian and in English."""
 
@@ -83,3 +84,52 @@ def test_the_admin_desk_pages(axe_page, admin, language):
         response = axe_page.goto(in_language(path, language))
         assert response.status == 200, path
         assert_page_in(axe_page, language)
+
+
+def email_change_links(live_app, live_mailbox, username):
+    """An e-mail change asked for the citizen: the confirmation link (new address) and the cancel link (old)."""
+    import re
+
+    from domain.account import request_email_change
+    from models import Account
+
+    new_email = f"uj.{uuid.uuid4().hex[:8]}@pelda.hu"
+    with live_app.test_request_context():
+        account = Account.get(Account.username == username)
+        request_email_change(live_app.extensions["kapu"], account, new_email)
+    base = re.escape(live_mailbox.base_url)
+    confirm = re.search(base + r"(/account/email/confirm/\S+)", live_mailbox.last_text(new_email)).group(1)
+    cancel = re.search(base + r"(/account/email/cancel/\S+)", live_mailbox.last_text(account.email)).group(1)
+    return confirm, cancel
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_email_change_confirmed_and_the_cancel_page(axe_page, live_app, live_mailbox, citizen, language):
+    confirm, cancel = email_change_links(live_app, live_mailbox, citizen.username)
+    page = axe_page
+    assert page.goto(in_language(cancel, language)).status == 200
+    assert_page_in(page, language)
+    page.goto(in_language(confirm, language))
+    assert submit(page, page.locator("main form button[type=submit]").click).status == 303
+    page.wait_for_url("**/account/email/confirmed")
+    assert_page_in(page, language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_start_page_with_a_notice_banner(axe_page, live_app, language):
+    from domain import notices
+
+    with live_app.app_context():
+        notice = notices.add(
+            title=f"Karbantartás {uuid.uuid4().hex[:6]}",
+            body="Az aktiválás szombaton 2 és 4 óra között szünetel.",
+            service="Aktiválás",
+            still_works="A bejelentkezés működik.",
+        )
+    try:
+        axe_page.goto(in_language("/", language))
+        expect(axe_page.locator(".notice-banner")).to_contain_text(notice.title)
+        assert_page_in(axe_page, language)
+    finally:
+        with live_app.app_context():
+            notices.end(notice.id)
