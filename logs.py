@@ -52,15 +52,17 @@ def formatter(log_format: str) -> logging.Formatter:
 
 
 def configure(log_format: str):
-    """One handler for Kapu's loggers, to stderr (only the first call in a process counts)."""
+    """One handler, to stderr, for Kapu's lines (INFO and up) and the libraries' warnings and errors alike, so
+    nothing reaches the log in another format (only the first call in a process counts)."""
     global _configured
     if _configured:
         return
     _configured = True
     handler = _StderrHandler()
     handler.setFormatter(formatter(log_format))
+    logging.getLogger().addHandler(handler)  # the root keeps its level (WARNING) for everyone else
     kapu = logging.getLogger("kapu")
-    kapu.handlers[:] = [handler]
+    kapu.handlers[:] = []  # its lines reach the root's handler
     kapu.setLevel(logging.INFO)
 
 

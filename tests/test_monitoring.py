@@ -284,8 +284,9 @@ def test_json_format_end_to_end(tmp_path):
     from pathlib import Path
 
     code = (
-        "from app import create_app; app = create_app(); app.test_client().get('/activate/tok?x=1'); "
-        "app.extensions['kapu_database'].close()"
+        "import logging; from app import create_app; app = create_app(); app.test_client().get('/activate/tok?x=1'); "
+        "app.extensions['kapu_database'].close(); logging.getLogger('a.library').warning('a library warns'); "
+        "logging.getLogger('a.library').info('and chatters')"
     )
     env = {
         **os.environ,
@@ -302,7 +303,10 @@ def test_json_format_end_to_end(tmp_path):
         text=True,
         timeout=60,
     )
-    entries = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    entries = [json.loads(line) for line in result.stderr.splitlines()]  # every line: JSON
+    assert [(e["logger"], e["message"]) for e in entries if e["logger"] == "a.library"] == [
+        ("a.library", "a library warns")
+    ]
     access = [e for e in entries if e["logger"] == "kapu.access"]
     assert len(access) == 1 and access[0]["route"] == "/activate/<token>", result.stderr
     assert "tok" not in json.dumps(access[0]).replace("<token>", "")
