@@ -103,8 +103,9 @@ def test_live_messages_never_steal_the_focus(page, language):
     expect(password).to_be_focused()
 
 
-def test_a_page_without_errors_leaves_the_focus_alone(page):
-    page.goto("/login")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_page_without_errors_leaves_the_focus_alone(page, language):
+    page.goto(in_language("/login", language))
     assert focused(page) == "body"
 
 
@@ -140,8 +141,9 @@ def test_show_password_toggles_the_field_and_says_so(page, language):
     expect(status).to_have_text(words["hidden"])
 
 
-def test_a_password_shown_as_text_is_hidden_again_when_the_form_is_sent(page):
-    page.goto("/login")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_password_shown_as_text_is_hidden_again_when_the_form_is_sent(page, language):
+    page.goto(in_language("/login", language))
     page.locator("#username").fill("valaki")
     page.locator("#password").fill("ez nem a jó jelszó")
     toggle_for(page, "password").click()
@@ -168,8 +170,10 @@ def test_every_password_field_of_activation_has_its_own_toggle(page, language):
     expect(toggle_for(page, "code")).to_have_count(0)
 
 
-def test_the_password_change_form_has_toggles(page, citizen):  # noqa: F811
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_password_change_form_has_toggles(page, citizen, language):  # noqa: F811
     log_in(page, citizen.username)
+    page.goto(in_language("/account", language))
     form = page.locator(PASSWORD_FORM)
     ids = form.locator("input[type=password]").evaluate_all("inputs => inputs.map(i => i.id)")
     assert len(ids) == 3
@@ -177,20 +181,22 @@ def test_the_password_change_form_has_toggles(page, citizen):  # noqa: F811
         expect(toggle_for(page, input_id)).to_have_count(1)
 
 
-def test_with_javascript_off_no_toggle_appears_and_the_field_works(page_nojs, registered):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_with_javascript_off_no_toggle_appears_and_the_field_works(page_nojs, registered, language):
     page = page_nojs
-    page.goto("/activate?lang=en")
+    page.goto(in_language("/activate", language))
     expect(page.locator("button[aria-controls]")).to_have_count(0)
     expect(page.locator("main button")).to_have_count(1)  # only the submit button
     expect(page.locator("#password")).to_have_attribute("type", "password")
 
-    page.goto(in_language(registered.link, "en"))
+    page.goto(in_language(registered.link, language))
     assert activate(page, registered.username).status == 200
-    expect(page.locator("h1")).to_have_text("Your account is open")
+    expect(page.locator("h1")).to_have_text({"hu": "Fiókja aktív", "en": "Your account is open"}[language])
 
 
-def test_keyboard_order_is_field_then_its_toggle(page):
-    page.goto("/login?lang=en")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_keyboard_order_is_field_then_its_toggle(page, language):
+    page.goto(in_language("/login", language))
     page.locator("#password").focus()
     page.keyboard.press("Tab")
     expect(toggle_for(page, "password")).to_be_focused()

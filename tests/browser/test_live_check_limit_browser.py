@@ -7,9 +7,11 @@ from playwright.sync_api import expect
 
 from domain import clock, limits
 from models import Hit
-from tests.support.browser import open_page
+from tests.support.browser import LANGUAGES, in_language, open_page
 
 pytestmark = pytest.mark.browser
+
+TOO_MANY = {"hu": "túl sok ellenőrzés érkezett", "en": "Too many checks from your address for now"}
 
 
 @pytest.fixture
@@ -24,16 +26,17 @@ def checks_used_up(live_app):
         limits.clear(limit, "127.0.0.1")
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_a_refused_live_check_shows_a_short_message_in_the_field_and_nothing_breaks(
-    browser, base_url, live_app, checks_used_up
+    browser, base_url, live_app, checks_used_up, language
 ):
     context, page, problems = open_page(browser, base_url)
     try:
-        page.goto("/activate?lang=en")
+        page.goto(in_language("/activate", language))
         page.evaluate("window.__kapuNoReload = 'still here'")
         page.locator("#password").press_sequentially("rövidke")
         error = page.locator("#password-error")
-        expect(error).to_contain_text("Too many checks from your address for now")
+        expect(error).to_contain_text(TOO_MANY[language])
         # The fragment went into the field's own message region: the form and the page are intact.
         expect(page.locator("h1")).to_have_count(1)
         expect(page.locator("#activation-form input#username")).to_have_count(1)
