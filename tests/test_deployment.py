@@ -227,6 +227,7 @@ def test_citizens_behind_one_proxy_register_on_one_server_activate_on_the_other_
     citizen = Browser(proxy.url, proxy.certificate)
     with pytest.raises(urllib.error.HTTPError) as refused:
         citizen.get("/metrics")
+    refused.value.close()  # the error holds the connection open
     assert refused.value.code == 404
     status, body = citizen.get("/readyz")
     assert status == 200 and "127.0.0.1" not in body and str(smtp.port) not in body and "postgres" not in body
