@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 import migrations
 import operations
+import serving
 from domain import help as articles
 from domain import offices, retention
 from models import schema_problem
@@ -117,6 +118,10 @@ def restore(source, force):
     """Put a backup made by `backup` back (stop the server first); refuses to overwrite data without --force."""
     path = _sqlite_path()
     key_file = current_app.config.get("KAPU_SECRET_KEY_FILE")
+    # A running server holds the deployment's delivery lease (or keeps asking for it): none may run during a restore.
+    lease = serving.DeliveryLease(current_app.config["KAPU_DATABASE_URL"])
+    if not lease.acquire():
+        raise CommandError("a Kapu server is running on this database: stop every server first, then restore")
     try:
         if path is None:
             url = current_app.config["KAPU_DATABASE_URL"]
@@ -126,6 +131,8 @@ def restore(source, force):
             with_key = operations.restore(path, key_file, source, force=force)
     except operations.OperationError as error:
         raise CommandError(str(error)) from None
+    finally:
+        lease.release()
     what = "the database and its secret key" if with_key else "the database"
     click.echo(
         f"Restored {what} from {source}. Start the server again"

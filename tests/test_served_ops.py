@@ -7,13 +7,15 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
 import pytest
 
 import migrations
-from tests.served import ServedKapu, clean_environment, wait_for
+from tests.served import ROOT, ServedKapu, clean_environment, wait_for
 from tests.smtp_server import SmtpServer
 from tests.support.helpers import metric_sample, open_sqlite
 
@@ -112,3 +114,24 @@ def test_a_json_log_holds_only_json_lines_even_the_servers_own(tmp_path):
     access = [entry for entry in entries if entry["logger"] == "kapu.access"]
     assert [entry["route"] for entry in access][-1] == "/activate/<token>"
     assert "ABCDE" not in server.stderr and "some.token" not in server.stderr
+
+
+def test_restore_refuses_while_a_server_runs_on_the_database(tmp_path):
+    env = clean_environment(
+        KAPU_DATA_DIR=str(tmp_path / "data"), KAPU_WORKERS="2", KAPU_SECRET_KEY="served-ops-secret-key-long-enough"
+    )
+
+    def kapu(*args):
+        command = [sys.executable, "-m", "flask", "--app", "app", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert kapu("backup", str(tmp_path / "kapu.tar")).returncode == 0
+    server = ServedKapu(tmp_path, env).wait_ready()
+    try:
+        refused = kapu("restore", "--force", str(tmp_path / "kapu.tar"))
+        assert refused.returncode != 0 and "a Kapu server is running on this database" in refused.stderr
+        assert fetch(server.url + "/healthz")[0] == 200
+    finally:
+        assert server.terminate() == 0
+    restored = kapu("restore", "--force", str(tmp_path / "kapu.tar"))
+    assert restored.returncode == 0, restored.stderr
