@@ -354,3 +354,15 @@ def test_the_desk_pages_are_english(hu_app, role):
         assert_english(staff.get(path), entered_too=titles)
     if role == "clerk":  # an office's clerk registers citizens in person
         assert_english(post(staff, "/desk/register", {"username": "", "full_name": "", "email": "x"}, "/desk"), 422)
+
+
+def test_the_notices_feed_is_english(visitor, notices_both):
+    """The Atom feed's own words (its title, [Resolved], the labels in each entry) follow the visitor's language."""
+    response = visitor.get("/notices.atom")
+    assert response.status_code == 200 and response.mimetype == "application/atom+xml"
+    feed = response.get_data(as_text=True)
+    assert "[Resolved]" in feed and "Service notices" in feed
+    leftovers = hungarian_leftovers(feed.replace("<?xml", "<!--").replace("?>", "-->", 1))
+    assert not leftovers, f"Hungarian in the English feed: {leftovers}"
+    hungarian = visitor.get("/notices.atom?lang=hu").get_data(as_text=True)
+    assert hungarian_leftovers(hungarian.replace("<?xml", "<!--").replace("?>", "-->", 1)), "the check sees nothing"
