@@ -18,11 +18,7 @@ from argon2.exceptions import VerificationError
 import domain.account
 from domain import accounts, desk
 from models import Account, AuditEvent, OneTimeCode
-from tests.support.helpers import STRONG_PASSWORD, csrf_token
-
-USERNAME = "kovacs.janos"
-NEW_PASSWORD = "hegyi patak mellett zöld moha"
-PARALLEL = 8
+from tests.support.helpers import NEW_PASSWORD, PARALLEL, STRONG_PASSWORD, USERNAME, csrf_token, in_parallel
 
 
 class SpyHasher(PasswordHasher):
@@ -73,32 +69,6 @@ def hasher(app, services):
 def elsewhere(app, work):
     """Run *work* now, to its end, as another request in another thread (with its own connection)."""
     return in_parallel(app, lambda i, client, barrier: work(client), count=1)[0]
-
-
-def in_parallel(app, work, count=PARALLEL):
-    """Run work(i, client) in *count* threads released together; return their results in order."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def run(i):
-        client = app.test_client()
-        try:
-            results[i] = work(i, client, barrier)
-        except BaseException as error:  # reported below, in the test's thread
-            errors.append(error)
-            barrier.abort()
-        finally:
-            app.extensions["kapu_database"].close()  # this thread's own connection
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung"
-    if errors:
-        raise errors[0]
-    return results
 
 
 def post_activation(client, code, password=STRONG_PASSWORD, username=USERNAME, barrier=None):

@@ -3,44 +3,16 @@ each on its own database connection, as requests in several workers or servers w
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from domain import activation, outbox
 from models import OneTimeCode, OutboxMessage
-from tests.support.helpers import STRONG_PASSWORD, csrf_token
-
-PARALLEL = 8
-
-
-def in_parallel(app, work, count=PARALLEL):
-    """Run work(i) in *count* threads started together; their results in order (an exception fails the test)."""
-    barrier = threading.Barrier(count, timeout=30)
-    results, errors = [None] * count, []
-
-    def run(i):
-        try:
-            with app.app_context():
-                barrier.wait()
-                results[i] = work(i)
-        except Exception as error:  # reported below, in the test's own thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a parallel request hung"
-    if errors:
-        raise errors[0]
-    return results
+from tests.support.helpers import PARALLEL, STRONG_PASSWORD, at_once, csrf_token, in_parallel
 
 
 def test_one_code_activates_once_however_many_try_it_at_once(app, services, registered, mailbox):
     code = mailbox.last_code()
-    outcomes = in_parallel(app, lambda _: activation.activate(services, "kovacs.janos", code, STRONG_PASSWORD))
+    outcomes = in_parallel(app, at_once(lambda _: activation.activate(services, "kovacs.janos", code, STRONG_PASSWORD)))
     assert outcomes.count(activation.Outcome.ACTIVATED) == 1
     assert set(outcomes) - {activation.Outcome.ACTIVATED} <= {activation.Outcome.USED}
 
@@ -48,7 +20,9 @@ def test_one_code_activates_once_however_many_try_it_at_once(app, services, regi
 def test_parallel_wrong_codes_are_all_counted_and_void_the_code(app, services, registered, mailbox):
     code = mailbox.last_code()
     wrong = "ABCDE-23456" if code != "ABCDE-23456" else "ABCDE-23457"
-    outcomes = in_parallel(app, lambda _: activation.activate(services, "kovacs.janos", wrong, STRONG_PASSWORD))
+    outcomes = in_parallel(
+        app, at_once(lambda _: activation.activate(services, "kovacs.janos", wrong, STRONG_PASSWORD))
+    )
     assert set(outcomes) == {activation.Outcome.INVALID}
     with app.app_context():
         row = OneTimeCode.get(OneTimeCode.account == registered.account)
@@ -57,12 +31,10 @@ def test_parallel_wrong_codes_are_all_counted_and_void_the_code(app, services, r
 
 
 def test_the_hourly_code_limit_lets_exactly_three_through_at_once(app, registered, mailbox):
-    clients = [app.test_client() for _ in range(PARALLEL)]
-    tokens = [csrf_token(client, "/forgotten-password") for client in clients]
-
-    def ask(i):
-        data = {"csrf_token": tokens[i], "username": "kovacs.janos", "email": "janos@example.hu"}
-        return clients[i].post("/forgotten-password", data=data).status_code
+    def ask(_i, client, barrier):
+        data = {"csrf_token": csrf_token(client, "/forgotten-password"), "username": "kovacs.janos"}
+        barrier.wait()
+        return client.post("/forgotten-password", data={**data, "email": "janos@example.hu"}).status_code
 
     statuses = in_parallel(app, ask)
     limit = app.config["KAPU_CODES_PER_ACCOUNT_PER_HOUR"]
@@ -82,7 +54,7 @@ def eight_mails(app, services):
 
 
 def test_parallel_outbox_claims_take_different_mails(app, eight_mails):
-    claimed = in_parallel(app, lambda _: outbox.claim_next())
+    claimed = in_parallel(app, at_once(lambda _: outbox.claim_next()))
     assert None not in claimed
     assert len({message.id for message in claimed}) == PARALLEL
     with app.app_context():
@@ -92,12 +64,11 @@ def test_parallel_outbox_claims_take_different_mails(app, eight_mails):
 def test_parallel_wrong_passwords_get_exactly_the_allowed_tries(app, registered, mailbox):
     with app.app_context():
         activation.activate(app.extensions["kapu"], "kovacs.janos", mailbox.last_code(), STRONG_PASSWORD)
-    clients = [app.test_client() for _ in range(PARALLEL)]
-    tokens = [csrf_token(client, "/login") for client in clients]
 
-    def guess(i):
-        data = {"csrf_token": tokens[i], "username": "kovacs.janos", "password": f"wrong guess number {i}!"}
-        return clients[i].post("/login", data=data).status_code
+    def guess(i, client, barrier):
+        data = {"csrf_token": csrf_token(client, "/login"), "username": "kovacs.janos"}
+        barrier.wait()
+        return client.post("/login", data={**data, "password": f"wrong guess number {i}!"}).status_code
 
     statuses = in_parallel(app, guess)
     allowed = app.config["KAPU_LOGIN_MAX_FAILURES"]

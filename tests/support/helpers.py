@@ -1,11 +1,13 @@
-"""What tests share: the people and passwords they use, a CSRF token reader, the mailbox, the clock, and `Auth`
-(activate, log in, log out, staff log in) behind the `auth` fixture. Fixtures live in tests/conftest.py."""
+"""What tests share: the people and passwords they use, a CSRF token reader, the mailbox, the clock, `Auth`
+(activate, log in, log out, staff log in) behind the `auth` fixture, and parallel requests (`in_parallel`). Fixtures
+live in tests/conftest.py."""
 
 from __future__ import annotations
 
 import os
 import re
 import sqlite3
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +34,8 @@ OFFICE = "BP-V-OKM"
 STRONG_PASSWORD = "kerekes kút mellett áll a nyírfa"
 NEW_PASSWORD = "hegyi patak mellett zöld moha"
 STAFF_PASSWORD = "asztal mögött ül a hivatalnok"
+
+PARALLEL = 8  # threads in the parallel tests: more than the hashing slots, the workers and the per-client limits
 
 
 def missing(message):
@@ -278,3 +282,42 @@ def answers(app, client, method, path, expected=ANY_4XX, *, html=True, unchanged
     if take:
         assert take(app) == before, "the database changed"
     return response
+
+
+def in_parallel(app, work, count=PARALLEL):
+    """Run work(i, client, barrier) in *count* threads, as requests in several workers would run: each thread has
+    its own test client and database connection; *barrier* (for all of them) lines the threads up where the work
+    says. Their results in order; the first exception fails the test, none hangs it."""
+    barrier = threading.Barrier(count, timeout=30)
+    results, errors = [None] * count, []
+
+    def run(i):
+        try:
+            results[i] = work(i, app.test_client(), barrier)
+        except BaseException as error:  # reported below, in the test's own thread
+            errors.append(error)
+            barrier.abort()
+        finally:
+            app.extensions["kapu_database"].close()  # this thread's own connection
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a parallel request hung"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def at_once(work):
+    """For in_parallel: every thread runs work(i) at the same moment, in an app context of its own (the domain's
+    functions need one; a request made inside it would share its `g`, so requests go through the client)."""
+
+    def run(i, client, barrier):
+        barrier.wait()
+        with client.application.app_context():
+            return work(i)
+
+    return run
