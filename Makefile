@@ -33,12 +33,16 @@ db: $(BIN)/.installed
 run: setup
 	KAPU_DEV_MAILBOX=1 $(FLASK) serve --demo
 
+# Tests keep their compiled bytecode (pytest's assertion rewriting costs seconds per process) even where the
+# environment sets PYTHONDONTWRITEBYTECODE; __pycache__ is ignored by git.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
+
 test: setup
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # The in-process tests on SQLite, on every core: what to run after each change (`make test` runs everything).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow" -n auto
+	$(PYTEST) -q -m "not slow" -n auto
 
 bench: setup
 	$(BIN)/python bench/speed_bench.py
