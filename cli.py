@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 import migrations
 import operator_cli
 import serving
-from domain import accounts, delivery, desk, notices, offices, upkeep
+from domain import delivery, desk, notices, offices, registration, upkeep
 from domain.delivery import SmtpSettings
 from forms.registration import RegistrationForm
 from models import Account, Notice
@@ -55,7 +55,7 @@ def register_citizen(username, full_name, email, office, language):
     if office and offices.by_code(office) is None:
         raise CommandError(f"--office {office!r} is not a known registration office")
     services = current_app.extensions["kapu"]
-    result = accounts.register(
+    result = registration.register(
         services,
         username=form.username.data,
         full_name=form.full_name.data,
@@ -138,7 +138,7 @@ def _url_host(host):
 def _seed_demo(app):
     services = app.extensions["kapu"]
     offices.seed_demo_offices()
-    result = accounts.register(
+    result = registration.register(
         services,
         username="demo",
         full_name="Demo Polgár",
@@ -166,7 +166,7 @@ def staff_add(username, role, office, password):
     """Add a clerk or an admin; they log in at /login and land on /desk."""
     if office and offices.by_code(office) is None:
         raise CommandError(f"--office {office!r} is not a known registration office")
-    if not accounts.username_is_well_formed(username):
+    if not registration.username_is_well_formed(username):
         raise CommandError("--username must be 3 to 64 letters, digits, dots, hyphens or underscores")
     services = current_app.extensions["kapu"]
     problems = services.policy.problems(password, username)

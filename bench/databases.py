@@ -26,7 +26,8 @@ from argon2 import PasswordHasher  # noqa: E402
 import db  # noqa: E402
 import models  # noqa: E402
 from app import create_app  # noqa: E402
-from domain import accounts, activation  # noqa: E402
+from domain import activation, registration  # noqa: E402
+from domain.auth import authenticate
 from models import Account  # noqa: E402
 from tests.postgres_server import PostgresServer, server_binaries  # noqa: E402
 
@@ -117,7 +118,7 @@ def pending_citizens(app, prefix, count):
     found = []
     with app.test_request_context():
         for i in range(count):
-            result = accounts.register(
+            result = registration.register(
                 kapu,
                 username=f"{prefix}.{i}",
                 full_name="Bench",
@@ -135,7 +136,7 @@ def activate(app, item):
 
 
 def log_in(app, item):
-    assert accounts.authenticate(app.extensions["kapu"], item[0], PASSWORD) is not None
+    assert authenticate(app.extensions["kapu"], item[0], PASSWORD) is not None
 
 
 class Size:

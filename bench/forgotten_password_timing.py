@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from argon2 import PasswordHasher  # noqa: E402
 
 from app import create_app  # noqa: E402
-from domain import accounts  # noqa: E402
+from domain import registration  # noqa: E402
 
 CASES = {
     "match": ("kovacs.janos", "janos@example.hu"),
@@ -48,7 +48,7 @@ def measure(runs: int = 150, data_dir: str | None = None) -> dict[str, float]:
         )
         try:
             with app.test_request_context():
-                accounts.register(
+                registration.register(
                     app.extensions["kapu"],
                     username="kovacs.janos",
                     full_name="Kovács János",

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import waitress  # noqa: E402
 
 from app import create_app  # noqa: E402
-from domain import accounts  # noqa: E402
+from domain import registration  # noqa: E402
 from tests.smtp_server import free_port  # noqa: E402
 
 ROUNDS = 200
@@ -96,7 +96,7 @@ def main():
     kapu = app.extensions["kapu"]
     with app.test_request_context():
         links = [
-            accounts.register(
+            registration.register(
                 kapu,
                 username=f"bench.{i}",
                 full_name="Bench",

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from app import create_app  # noqa: E402
-from domain import accounts, outbox, passwords  # noqa: E402
+from domain import outbox, passwords, registration  # noqa: E402
 from models import OutboxMessage  # noqa: E402
 from tests.served import CODE, ServedKapu, clean_environment  # noqa: E402
 from tests.smtp_server import free_port  # noqa: E402
@@ -113,7 +113,7 @@ def seed_pending_accounts(database_url, env):
     codes = {}
     with app.test_request_context():
         for i in range(PEOPLE):
-            result = accounts.register(
+            result = registration.register(
                 kapu,
                 username=f"bench.{i}",
                 full_name="Bench Elek",

@@ -182,11 +182,11 @@ def _milliseconds(text):
 def prepare_kapu(folder, env):
     """An account with a live activation link (the database is the one gunicorn's Kapu serves)."""
     from app import create_app
-    from domain import accounts
+    from domain import registration
 
     app = create_app({k: v for k, v in env.items() if k.startswith("KAPU_")})
     with app.test_request_context():
-        link = accounts.register(
+        link = registration.register(
             app.extensions["kapu"],
             username="bench.1",
             full_name="Bench",

@@ -12,7 +12,7 @@ import enum
 from peewee import fn
 
 from domain import audit, clock, codes, sessions
-from domain.accounts import normalise_username
+from domain.registration import normalise_username
 from models import Account, OneTimeCode, database
 
 # How many of an account's recent codes are searched to tell "used" or "superseded" from "wrong".

@@ -8,7 +8,7 @@ from peewee import IntegrityError
 
 from domain import audit, clock, issuing
 from domain.account import void_pending_email_change
-from domain.accounts import normalise_username
+from domain.registration import normalise_username
 from models import Account, OneTimeCode, database
 
 ROLES = ("clerk", "admin")

@@ -6,7 +6,7 @@ import hmac
 import secrets
 
 from domain import audit, clock, issuing
-from domain.accounts import normalise_username
+from domain.registration import normalise_username
 from models import Account, database
 
 # Compared against on the miss path, so a match and a miss do the same comparison work.

@@ -10,7 +10,7 @@ from flask_babel import ngettext
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, StopValidation, ValidationError
 
-from domain import accounts, codes, passwords
+from domain import codes, passwords, registration
 from forms.base import nfkc
 
 
@@ -50,7 +50,7 @@ def unix_newlines(value):
 
 class WellFormedUsername:
     def __call__(self, form, field):
-        if not accounts.username_is_well_formed(field.data):
+        if not registration.username_is_well_formed(field.data):
             raise ValidationError(_l("A username is 3 to 64 letters, digits, dots, hyphens or underscores."))
 
 
@@ -103,7 +103,7 @@ def username_field(label=None, extra_validators=()):
         filters=[nfkc],
         validators=[
             DataRequired(_l("Enter your username.")),
-            LengthCap(max=accounts.USERNAME_MAX, message=_l("A username is at most 64 characters.")),
+            LengthCap(max=registration.USERNAME_MAX, message=_l("A username is at most 64 characters.")),
             NoControlCharacters(),
             WellFormedUsername(),
             *extra_validators,

@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, ValidationError
 
-from domain.accounts import EMAIL_MAX
+from domain.registration import EMAIL_MAX
 from forms.base import KapuForm, nfkc
 from forms.fields import LengthCap, NoControlCharacters, username_field
 from forms.names import NotAWebAddress, OneScript, PersonName

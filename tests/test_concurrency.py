@@ -16,7 +16,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
 import domain.account
-from domain import accounts, desk
+from domain import desk
+from domain.auth import authenticate
 from models import Account, AuditEvent, OneTimeCode
 from tests.support.helpers import NEW_PASSWORD, PARALLEL, STRONG_PASSWORD, USERNAME, csrf_token, in_parallel
 
@@ -145,7 +146,7 @@ def test_a_rehash_on_login_never_writes_over_a_password_changed_meanwhile(app, s
     hasher.rehash = True
     hasher.before["verify"] = change_password_now
     with app.test_request_context():
-        accounts.authenticate(services, USERNAME, STRONG_PASSWORD)
+        authenticate(services, USERNAME, STRONG_PASSWORD)
     hasher.rehash = False
     assert auth.login(password=NEW_PASSWORD, client=app.test_client()).status_code == 303
     assert auth.login(password=STRONG_PASSWORD, client=app.test_client()).status_code == 401

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from domain import accounts, activation
+from domain import activation, registration
 from models import Account, OneTimeCode
 from tests.support.helpers import STRONG_PASSWORD, Mailbox
 
@@ -26,7 +26,7 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
     app = create_app(app_config)
     with app.test_request_context():
         for i in range(ACCOUNTS):
-            accounts.register(
+            registration.register(
                 app.extensions["kapu"],
                 username=f"citizen.{i}",
                 full_name="X",

@@ -99,12 +99,12 @@ def visitor(hu_app):
 @pytest.fixture
 def citizen(hu_app):
     """An active account registered in Hungarian (its name has Hungarian letters), and its first code's link."""
-    from domain import accounts, activation
+    from domain import activation, registration
     from tests.support.helpers import Mailbox
 
     services = hu_app.extensions["kapu"]
     with hu_app.test_request_context():
-        accounts.register(
+        registration.register(
             services,
             username="kovacs.janos",
             full_name=FULL_NAME,

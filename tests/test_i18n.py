@@ -1,6 +1,6 @@
 """Hungarian first, English on request: pages, validation messages and mail, through the catalogs."""
 
-from domain import accounts
+from domain import registration
 from tests.support.helpers import Mailbox, csrf_token
 
 
@@ -21,7 +21,7 @@ def test_the_language_switch_keeps_english_for_the_session(hu_app):
 
 def test_the_switch_keeps_the_code_from_the_link(hu_app):
     with hu_app.test_request_context():
-        accounts.register(
+        registration.register(
             hu_app.extensions["kapu"],
             username="nagy.eva",
             full_name="Nagy Éva",
@@ -51,7 +51,7 @@ def test_validation_messages_follow_the_language(hu_app):
 def test_mail_is_written_in_the_accounts_language(hu_app):
     with hu_app.test_request_context():
         for language, name in (("hu", "magyar.user"), ("en", "english.user")):
-            accounts.register(
+            registration.register(
                 hu_app.extensions["kapu"],
                 username=name,
                 full_name="Teszt Elek",

@@ -10,7 +10,7 @@ from cryptography.fernet import InvalidToken
 from itsdangerous import URLSafeTimedSerializer
 
 import config
-from domain import accounts, delivery, outbox
+from domain import delivery, outbox, registration
 from domain.context import mail_domain
 from domain.delivery import SmtpSettings
 from models import Account, OutboxMessage
@@ -181,7 +181,7 @@ def test_message_ids_use_the_sites_domain(base_url, mail_from, domain):
 def test_a_registration_mail_carries_the_base_urls_domain(make_app):
     app = make_app(KAPU_BASE_URL="https://kapu.example.hu")
     with app.test_request_context():
-        accounts.register(
+        registration.register(
             app.extensions["kapu"],
             username="kovacs.janos",
             full_name="Kovács János",

@@ -54,12 +54,12 @@ def test_the_default_per_client_cap_lets_a_busy_office_through(client, active):
 
 
 def test_wrong_codes_are_capped_per_client_across_usernames(make_app, frozen_clock):
-    from domain import accounts
+    from domain import registration
 
     app = make_app(KAPU_CLIENT_WRONG_CODES_PER_HOUR=4)
     with app.test_request_context():
         for name in ("anna.a", "bela.b", "cili.c"):
-            accounts.register(
+            registration.register(
                 app.extensions["kapu"],
                 username=name,
                 full_name=name,

@@ -62,10 +62,10 @@ def test_the_default_limit_lets_a_person_type_but_not_a_script_hammer(app):
 
 
 def test_the_account_checks_are_limited_too(small_limit_app):
-    from domain import accounts
+    from domain import registration
 
     with small_limit_app.test_request_context():
-        accounts.register(
+        registration.register(
             small_limit_app.extensions["kapu"],
             username="kovacs.janos",
             full_name="Kovács János",

@@ -60,11 +60,11 @@ def test_readyz_with_smtp_needs_a_live_delivery_loop_and_a_short_queue(smtp_app,
 
 @pytest.fixture
 def registered_in():
-    from domain import accounts
+    from domain import registration
 
     def register(app):
         with app.test_request_context():
-            accounts.register(
+            registration.register(
                 app.extensions["kapu"],
                 username="kovacs.janos",
                 full_name="Kovács János",
@@ -320,10 +320,10 @@ def test_readyz_says_when_the_backlog_is_too_long(make_app, registered_in):
     assert client.get("/readyz").status_code == 200
     registered_in(app)
     assert client.get("/readyz").status_code == 200  # one waiting message is within the limit of one
-    from domain import accounts
+    from domain import registration
 
     with app.test_request_context():
-        accounts.register(
+        registration.register(
             app.extensions["kapu"],
             username="nagy.anna",
             full_name="Nagy Anna",

@@ -2,7 +2,8 @@
 
 import pytest
 
-from domain import accounts, activation, notices
+from domain import activation, notices
+from domain.auth import authenticate
 from models import Account, AuditEvent, Notice, OneTimeCode, OutboxMessage
 from tests.support.helpers import STRONG_PASSWORD, Mailbox, register_citizen
 
@@ -57,7 +58,7 @@ def test_a_sqlite_deployment_moves_to_postgres_and_a_pending_account_activates_t
         assert Mailbox(moved).last_code("cili.toth@example.hu") == pending_code  # the sealed mail opens there too
         outcome = activation.activate(moved_kapu, "cili.toth", pending_code, STRONG_PASSWORD)
         assert outcome is activation.Outcome.ACTIVATED
-        assert accounts.authenticate(moved_kapu, "anna.kiss", STRONG_PASSWORD) is not None
+        assert authenticate(moved_kapu, "anna.kiss", STRONG_PASSWORD) is not None
     register_citizen(moved, "dani.szabo", "dani.szabo@example.hu")  # new rows continue past the copied ids
     with moved.app_context():
         assert Account.get(Account.username == "dani.szabo").id == len(before["Account"]) + 1

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from domain import accounts
+from domain import registration
 from models import Account, OutboxMessage
 from tests.support.helpers import csrf_token
 
@@ -171,7 +171,7 @@ def links_in_text(text):
 )
 def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, services, mailbox, full_name, username, greeting):
     with app.test_request_context():
-        accounts.register(
+        registration.register(
             services, username=username, full_name=full_name, email="victim@example.hu", language="hu", channel="office"
         )
     message, text = mailbox.messages("victim@example.hu")[0]
@@ -189,7 +189,7 @@ def test_mail_never_turns_a_stored_name_or_username_into_a_link(app, services, m
 
 def test_mail_keeps_ordinary_names_and_usernames(app, services, mailbox):
     with app.test_request_context():
-        accounts.register(
+        registration.register(
             services,
             username="kovacs.janos",
             full_name="Dr. Kovács J. János",

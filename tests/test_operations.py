@@ -15,7 +15,7 @@ import db
 import migrations
 import operations
 from app import create_app
-from domain import accounts, clock, retention, upkeep
+from domain import clock, registration, retention, upkeep
 from models import Account, AuditEvent, Hit, OneTimeCode, OutboxMessage
 from tests.support.helpers import BASE_URL, FAST_HASHER, STRONG_PASSWORD, Auth, Mailbox, csrf_token, register_citizen
 
@@ -110,7 +110,7 @@ def test_backup_says_to_keep_the_key_from_the_environment(runner, tmp_path):
 def old_and_new_rows(app, services, frozen_clock):
     """Rows made 400 days ago (expired, used, abandoned) and rows made today."""
     with app.test_request_context():
-        accounts.register(
+        registration.register(
             services,
             username="abandoned",
             full_name="Régi Polgár",
@@ -118,7 +118,7 @@ def old_and_new_rows(app, services, frozen_clock):
             language="en",
             channel="online",
         )
-        activated = accounts.register(
+        activated = registration.register(
             services,
             username="activated",
             full_name="Aktív Polgár",
@@ -132,7 +132,7 @@ def old_and_new_rows(app, services, frozen_clock):
         Hit.create(key="login:x", at=clock.now())
     frozen_clock.advance(days=400)
     with app.test_request_context():
-        accounts.register(
+        registration.register(
             services, username="recent", full_name="Új Polgár", email="new@example.hu", language="en", channel="online"
         )
 

@@ -132,10 +132,10 @@ def pending(make_app):
         from tests.support.helpers import Mailbox
 
         app = make_app(KAPU_TRUSTED_PROXIES=trusted, KAPU_CLIENT_WRONG_CODES_PER_HOUR=wrong_codes)
-        from domain import accounts
+        from domain import registration
 
         with app.test_request_context():
-            accounts.register(
+            registration.register(
                 app.extensions["kapu"],
                 username="kovacs.janos",
                 full_name="Kovács János",

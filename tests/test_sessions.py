@@ -4,6 +4,7 @@ a copied cookie, and a new password that ends every other session."""
 import pytest
 
 from domain import issuing
+from domain.auth import authenticate
 from models import Account, LoginSession
 from tests.support.helpers import NEW_PASSWORD, STRONG_PASSWORD, csrf_token
 
@@ -131,11 +132,11 @@ def test_a_password_reset_ends_every_session(app, services, client, logged_in, m
 
 def test_a_login_that_raced_a_password_change_gets_no_lasting_session(app, services, client, active):
     """A login verified against the old password, then the password changed before its session began."""
-    from domain import accounts, sessions
+    from domain import sessions
     from domain.account import change_password
 
     with app.test_request_context():
-        account = accounts.authenticate(services, "kovacs.janos", STRONG_PASSWORD)
+        account = authenticate(services, "kovacs.janos", STRONG_PASSWORD)
         assert change_password(services, Account.get_by_id(account.id), NEW_PASSWORD) is not None
         token = sessions.start(account)
         assert sessions.resume(token) is None

@@ -7,7 +7,7 @@ import pytest
 import trustme
 
 from config import ConfigError, load
-from domain import accounts, delivery
+from domain import delivery, registration
 from domain.delivery import PlaintextLoginRefused, SmtpSettings
 from models import OutboxMessage
 from tests.smtp_server import SmtpServer
@@ -49,7 +49,7 @@ def run_server():
 def smtp_app(make_app, server, **settings):
     app = make_app(KAPU_SMTP_HOST="127.0.0.1", KAPU_SMTP_PORT=server.port, **settings)
     with app.app_context():
-        accounts.register(
+        registration.register(
             app.extensions["kapu"],
             username="kovacs.janos",
             full_name="Kovács János",

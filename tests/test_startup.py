@@ -8,7 +8,7 @@ import sys
 from argon2 import PasswordHasher
 
 from app import create_app
-from domain import accounts
+from domain.auth import authenticate
 from tests.served import ROOT, clean_environment
 
 # Each is needed only by some requests or commands, and costs 0.05-0.3 s or 5-15 MB to import.
@@ -34,7 +34,7 @@ def test_building_the_app_hashes_nothing_and_an_unknown_name_is_verified_like_a_
 
     services = app.extensions["kapu"]
     with app.app_context():
-        assert accounts.authenticate(services, "nobody.here", "kerekes kút mellett áll a nyírfa") is None
+        assert authenticate(services, "nobody.here", "kerekes kút mellett áll a nyírfa") is None
     # No hash made for the miss (the first miss costs what every other one does): one argon2id verification,
     # against a hash carrying the hasher's own cost parameters.
     assert hashed == []

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
-from domain import accounts, limits, sessions
-from domain.accounts import normalise_username
+from domain import auth, limits, sessions
+from domain.registration import normalise_username
 from forms.auth import LoginForm
 from views.common import client_address, limited_per_client, services, too_many
 
@@ -56,7 +56,7 @@ def login():
     held = limits.hold_backoff(failures, username)  # counted as a failure until the password proves right
     if held.wait:
         return too_many(held.wait, "login")
-    account = accounts.authenticate(services(), form.username.data, form.password.data, client=client_address())
+    account = auth.authenticate(services(), form.username.data, form.password.data, client=client_address())
     if account is None:
         form.password.data = ""
         error = _("The username or the password is wrong, or the account is not activated yet.")

@@ -7,7 +7,7 @@ import functools
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from domain import accounts, desk, limits
+from domain import desk, limits, registration
 from forms.desk import DeskRegistrationForm, ReasonForm
 from models import Account
 from views.common import client_address, client_subject, limited_per_client, services, too_many
@@ -59,7 +59,7 @@ def register_citizen():
         return _desk(form, 422, desk_error=_("Only a clerk of an office can record an in-person registration."))
     if not form.validate():
         return _desk(form, 422)
-    result = accounts.register(
+    result = registration.register(
         services(),
         username=form.username.data,
         full_name=form.full_name.data,

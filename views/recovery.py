@@ -4,7 +4,7 @@ from flask import Blueprint, render_template
 from flask_babel import get_locale
 
 from domain import limits, recovery
-from domain.accounts import normalise_username
+from domain.registration import normalise_username
 from forms.account import ForgottenPasswordForm
 from views.common import client_address, client_subject, limited_per_client, services, too_many
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, render_template
 from flask_babel import get_locale
 
-from domain import accounts, limits
+from domain import limits, registration
 from forms.registration import RegistrationForm
 from views.activation import check_one
 from views.common import client_address, client_subject, limited_checks, limited_per_client, services, too_many
@@ -26,7 +26,7 @@ def submit():
     if wait:
         return too_many(wait, "registration")
     language = str(get_locale())
-    result = accounts.register(
+    result = registration.register(
         services(),
         username=form.username.data,
         full_name=form.full_name.data,
@@ -36,7 +36,7 @@ def submit():
         client=client_address(),
     )
     if result.taken:
-        accounts.tell_username_taken(services(), email=form.email.data, language=language, client=client_address())
+        registration.tell_username_taken(services(), email=form.email.data, language=language, client=client_address())
     # The same answer either way: the page never tells whether a username exists.
     return render_template("registered.html", email=form.email.data)
 

@@ -128,7 +128,7 @@ class Registration:
 @pytest.fixture
 def register(live_app, live_mailbox):
     """Register a pending account at an office (unique username) and read its code and link from the outbox."""
-    from domain import accounts
+    from domain import registration
 
     def make(prefix="polgar"):
         suffix = uuid.uuid4().hex[:8]
@@ -136,7 +136,7 @@ def register(live_app, live_mailbox):
         email = f"{username}@example.hu"
         services = live_app.extensions["kapu"]
         with live_app.test_request_context():
-            result = accounts.register(
+            result = registration.register(
                 services, username=username, full_name="Teszt Polgár", email=email, language="hu", channel="office"
             )
         assert not result.taken

@@ -187,11 +187,11 @@ def test_axe_help_article(axe_page, demo_data, language):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_axe_desk_with_a_pending_registration(axe_page, live_app, clerk, language):
-    from domain import accounts
+    from domain import registration
 
     citizen = f"kiss.anna.{uuid.uuid4().hex[:6]}"
     with live_app.test_request_context():
-        accounts.register(
+        registration.register(
             live_app.extensions["kapu"],
             username=citizen,
             full_name="Kiss Anna",

@@ -16,7 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 
 import models
-from domain import accounts, clock, desk, outbox
+from domain import clock, desk, outbox, registration
 from models import Account, AuditEvent, OneTimeCode, OutboxMessage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def csrf_token(client, path="/activate"):
 def register_citizen(app, username=USERNAME, email=EMAIL, language="hu", channel="online", office=None):
     """A pending registration made through the domain (as the online form, or a clerk with *office*, makes it)."""
     with app.test_request_context():
-        return accounts.register(
+        return registration.register(
             app.extensions["kapu"],
             username=username,
             full_name=FULL_NAME,

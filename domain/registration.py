@@ -1,4 +1,4 @@
-"""Accounts: registration (online, at an office, from the command line) and login."""
+"""Registration (online, at an office, from the command line) and the username rules every journey shares."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from peewee import IntegrityError
 
-from domain import audit, clock, issuing, passwords
+from domain import audit, clock, issuing
 from models import Account, database
 
 USERNAME_MIN, USERNAME_MAX = 3, 64
@@ -71,31 +71,3 @@ def tell_username_taken(services, *, email, language, client=None):
         subject, text, html = services.compose("username_taken", language, register_url=f"{services.base_url}/register")
         issuing.outbox.enqueue(services, "username_taken", email, subject, text, html)
         audit.record("registration_mail", "username_taken", client=client)
-
-
-def authenticate(services, username, password, client=None):
-    """The active account for these credentials, or None; unknown names cost the same argon2 work.
-
-    argon2 runs before any transaction, so a login never holds the write lock while it hashes.
-    """
-    name = normalise_username(username)
-    account = Account.by_username(name)
-    stored = account.password_hash if account is not None and account.is_active else None
-    ok, new_hash = passwords.verify(services.hasher, stored or services.decoy_hash, password)
-    if account is None or stored is None or not ok:
-        with database.atomic():
-            audit.record("login", "failed", account=account, username=name[:64], client=client)
-        return None
-    with database.atomic():
-        if new_hash:
-            # Only over the hash just verified: a password changed meanwhile is never written back.
-            rehashed = (
-                Account.update(password_hash=new_hash)
-                .where(Account.id == account.id, Account.password_hash == stored)
-                .execute()
-            )
-            new_hash = new_hash if rehashed == 1 else None
-        audit.record("login", "rehashed" if new_hash else "success", account=account, client=client)
-    if new_hash:
-        account.password_hash = new_hash
-    return account
