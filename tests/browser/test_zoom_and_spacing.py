@@ -162,7 +162,7 @@ OFFICE = "BP-V-OKM"
 @pytest.fixture
 def desk_staff(live_app):
     """A clerk of an office with a pending registration at it, and an admin."""
-    from domain import accounts, offices
+    from domain import offices, registration
 
     with live_app.app_context():
         offices.seed_demo_offices()
@@ -171,7 +171,7 @@ def desk_staff(live_app):
     add_staff(live_app, admin, "admin")
     citizen = f"kiss.anna.{uuid.uuid4().hex[:8]}"
     with live_app.test_request_context():
-        accounts.register(
+        registration.register(
             live_app.extensions["kapu"],
             username=citizen,
             full_name="Kiss Anna Erzsébet",
