@@ -87,7 +87,9 @@ def pytest_collection_modifyitems(items):
     """`slow` (left out of `make test-fast`): a browser, the built binary, PostgreSQL, or a mark of the test's own
     (a server or command-line process, kill -9, a timing measurement)."""
     for item in items:
-        on_postgres = getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"
+        on_postgres = "postgres_server" in getattr(item, "fixturenames", ()) or (
+            getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"
+        )
         if on_postgres or item.get_closest_marker("browser") or item.get_closest_marker("dist"):
             item.add_marker(pytest.mark.slow)
 
