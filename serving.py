@@ -20,6 +20,7 @@ import threading
 import db
 import logs
 import metrics
+import turns
 from domain import delivery, passwords, upkeep
 
 # A worker's logins queue for its hashing slot (domain.passwords) while holding a thread each: enough threads that
@@ -242,7 +243,8 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
                 self.cfg.set(key, value)
 
         def load(self):
-            return app
+            turns.current = turns.Turns(1)  # this worker's threads run Python one at a time, argon2 off-turn
+            return turns.TakingTurns(app, turns.current)
 
         def run(self):
             try:

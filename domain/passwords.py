@@ -15,6 +15,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.low_level import ARGON2_VERSION
 
+import turns
+
 # 800-63B-4: a password that is the only factor SHALL be at least 15 characters.
 MIN_LENGTH = 15
 # Above any passphrase a person types; caps the work done before hashing.
@@ -142,11 +144,11 @@ class NormalisingHasher(PasswordHasher):
 
     def hash(self, password, *, salt=None):
         text = normalise(password) if isinstance(password, str) else password
-        with _hashing_slots:
+        with turns.paused(), _hashing_slots:
             return super().hash(text, salt=salt)
 
     def verify(self, hash, password):  # noqa: A002 - argon2-cffi's parameter name
-        with _hashing_slots:
+        with turns.paused(), _hashing_slots:
             return super().verify(hash, password)
 
 
