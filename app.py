@@ -77,7 +77,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("KAPU_")})
 
-    proxies.install(app)  # the real client and scheme, once, before anything reads them
     logs.init_app(app, views.common.client_address)  # first: a request the database fails still gets its id
     _init_database(app)
     metrics.init_app(app)
@@ -90,7 +89,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_remember_language)
     app.after_request(_security_headers)
     views.init_app(app)
-    static_files.install(app, SECURITY_HEADERS)  # outermost: a static file never reaches Flask
+    static_files.install(app, SECURITY_HEADERS)  # a static file never reaches Flask (its access line is logged)
+    proxies.install(app)  # outermost: the real client and scheme, once, before anything reads them
     cli.add_commands(app)
     _prepare_schema(app, strict=test_config is not None)
     # No connection outlives the factory: a pre-forking server's workers must not share the parent's sockets.

@@ -111,3 +111,37 @@ def request_fields(client_address) -> dict:
         "route": route(),
         "client": client_address(),
     }
+
+
+class StaticAccessLog:
+    """The access line for the files WhiteNoise answers before Flask sees the request (*served* says which)."""
+
+    ROUTE = "/static/<path:filename>"
+
+    def __init__(self, app, served):
+        self.app, self.served = app, served
+
+    def __call__(self, environ, start_response):
+        if not self.served(environ.get("PATH_INFO", "")):
+            return self.app(environ, start_response)
+        started, answer = time.perf_counter(), {}
+
+        def remember_status(status, headers, exc_info=None):
+            answer["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        response = self.app(environ, remember_status)
+        fields = {
+            "request_id": secrets.token_hex(8),
+            "method": environ.get("REQUEST_METHOD", "-"),
+            "route": self.ROUTE,
+            "client": environ.get("REMOTE_ADDR") or "unknown",
+            "status": answer.get("status", 0),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        access_log.info(
+            "%(method)s %(route)s %(status)s %(duration_ms)sms client=%(client)s id=%(request_id)s",
+            fields,
+            extra=fields,
+        )
+        return response

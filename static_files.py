@@ -16,7 +16,10 @@ import tempfile
 from pathlib import Path
 
 from whitenoise import WhiteNoise
+from whitenoise.base import decode_path_info
 from whitenoise.compress import Compressor
+
+import logs
 
 FINGERPRINTED = re.compile(r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
 PLAIN_MAX_AGE = 60  # seconds: a file asked for by its plain name may change with the next release
@@ -48,7 +51,7 @@ def install(app, headers: dict[str, str]):
     server.add_files(source, prefix="static/")
     if names:
         server.add_files(copies, prefix="static/")
-    app.wsgi_app = server
+    app.wsgi_app = logs.StaticAccessLog(server, lambda path: decode_path_info(path) in server.files)
 
     @app.url_defaults
     def _fingerprinted(endpoint, values):

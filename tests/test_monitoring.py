@@ -204,6 +204,28 @@ def test_one_access_line_per_request_with_the_route_never_the_token_or_query(cli
     assert lines[0].status in (200, 302, 303, 400, 404) and lines[0].duration_ms >= 0
 
 
+def test_static_files_get_their_access_line_too_with_the_real_client(make_app, caplog):
+    """WhiteNoise answers them before Flask: they still get one line each, the client as the proxy settings say."""
+    client = make_app(KAPU_TRUSTED_PROXIES="1").test_client()
+    page = client.get("/activate").get_data(as_text=True)
+    stylesheet = re.search(r'href="(/static/css/[^"]+)"', page).group(1)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kapu.access"):
+        served = client.get(
+            stylesheet, headers={"X-Forwarded-For": "198.51.100.7"}, environ_base={"REMOTE_ADDR": "10.0.0.2"}
+        )
+        missing = client.get("/static/css/no-such-file.css?v=SECRET")
+    served.close()
+    assert served.status_code == 200 and missing.status_code == 404
+    lines = [r for r in caplog.records if r.name == "kapu.access"]
+    assert [line.getMessage().split(" ")[:3] for line in lines] == [
+        ["GET", "/static/<path:filename>", "200"],
+        ["GET", "/static/<path:filename>", "404"],
+    ]
+    assert lines[0].client == "198.51.100.7" and "SECRET" not in lines[1].getMessage()
+    assert re.fullmatch(r"[0-9a-f]{16}", lines[0].request_id) and lines[0].duration_ms >= 0
+
+
 def test_json_lines_carry_the_fields(client, caplog):
     with caplog.at_level(logging.INFO, logger="kapu.access"):
         client.get("/healthz")
