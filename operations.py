@@ -33,16 +33,25 @@ class OperationError(Exception):
     """The operation cannot be done safely; the message says why in one line."""
 
 
-def backup(connection: sqlite3.Connection, key_file: str | None, target: str) -> bool:
-    """Write an online, consistent copy (SQLite backup API) and the key file into *target* (0600 from creation).
-
-    Returns whether the key went in (False when KAPU_SECRET_KEY comes from the environment)."""
+def _new_target(target: str) -> Path:
+    """A backup never overwrites: the file must be new, in an existing folder."""
     target = Path(target)
     if target.exists():
         raise OperationError(f"{target} exists; choose a new file name")
     if not target.parent.is_dir():
         raise OperationError(f"{target.parent} is not a folder")
-    key = Path(key_file).read_bytes() if key_file and Path(key_file).exists() else None
+    return target
+
+
+def _key_bytes(key_file: str | None) -> bytes | None:
+    return Path(key_file).read_bytes() if key_file and Path(key_file).exists() else None
+
+
+def backup(connection: sqlite3.Connection, key_file: str | None, target: str) -> bool:
+    """Write an online, consistent copy (SQLite backup API) and the key file into *target* (0600 from creation).
+
+    Returns whether the key went in (False when KAPU_SECRET_KEY comes from the environment)."""
+    target, key = _new_target(target), _key_bytes(key_file)
     with _private_temp(target.parent) as copy_path:
         with contextlib.closing(sqlite3.connect(copy_path)) as copy:
             connection.backup(copy)
@@ -140,12 +149,7 @@ def _private_temp(folder):
 
 def backup_postgres(url: str, version: int, key_file: str | None, target: str) -> bool:
     """pg_dump's consistent snapshot of the database at *url*, its schema version and the key, into *target*."""
-    target = Path(target)
-    if target.exists():
-        raise OperationError(f"{target} exists; choose a new file name")
-    if not target.parent.is_dir():
-        raise OperationError(f"{target.parent} is not a folder")
-    key = Path(key_file).read_bytes() if key_file and Path(key_file).exists() else None
+    target, key = _new_target(target), _key_bytes(key_file)
     with _private_temp(target.parent) as dump_path:
         _run_pg("pg_dump", ["--format=custom", "--no-owner", "--no-privileges", f"--file={dump_path}"], url)
         with _private_temp(target.parent) as archive_path:

@@ -10,11 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.browser import LANGUAGES, assert_accessible, english, in_language, log_in, submit
-from tests.support.helpers import STAFF_PASSWORD, add_staff
+from tests.support.helpers import OFFICE, STAFF_PASSWORD, add_staff, register_citizen
 
 pytestmark = pytest.mark.browser
 
-OFFICE = "BP-V-OKM"
 POLL = "01:05"  # a little more than the banner's 60 s polling interval
 BANNER_REQUEST = re.compile(r"/notices/banner$")
 
@@ -187,19 +186,8 @@ def test_axe_help_article(axe_page, demo_data, language):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_axe_desk_with_a_pending_registration(axe_page, live_app, clerk, language):
-    from domain import registration
-
     citizen = f"kiss.anna.{uuid.uuid4().hex[:6]}"
-    with live_app.test_request_context():
-        registration.register(
-            live_app.extensions["kapu"],
-            username=citizen,
-            full_name="Kiss Anna",
-            email=f"{citizen}@example.hu",
-            language="hu",
-            channel="office",
-            office=OFFICE,
-        )
+    register_citizen(live_app, citizen, f"{citizen}@example.hu", channel="office", office=OFFICE, full_name="Kiss Anna")
     log_in_at_the_desk(axe_page, clerk)
     axe_page.goto(in_language("/desk", language))
     assert axe_page.locator("html").get_attribute("lang") == language

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from tests.support.browser import LANGUAGES, PASSWORD_FORM, checked_page, in_language, log_in, submit
-from tests.support.helpers import STAFF_PASSWORD, add_staff
+from tests.support.helpers import OFFICE, STAFF_PASSWORD, add_staff, register_citizen
 
 pytestmark = pytest.mark.browser
 
@@ -156,13 +156,10 @@ def test_every_public_page_reflows_at_320_px(narrow_page, path, language):
     check_layout(narrow_page)
 
 
-OFFICE = "BP-V-OKM"
-
-
 @pytest.fixture
 def desk_staff(live_app):
     """A clerk of an office with a pending registration at it, and an admin."""
-    from domain import offices, registration
+    from domain import offices
 
     with live_app.app_context():
         offices.seed_demo_offices()
@@ -170,16 +167,9 @@ def desk_staff(live_app):
     add_staff(live_app, clerk, "clerk", office=OFFICE)
     add_staff(live_app, admin, "admin")
     citizen = f"kiss.anna.{uuid.uuid4().hex[:8]}"
-    with live_app.test_request_context():
-        registration.register(
-            live_app.extensions["kapu"],
-            username=citizen,
-            full_name="Kiss Anna Erzsébet",
-            email=f"{citizen}@example.hu",
-            language="hu",
-            channel="office",
-            office=OFFICE,
-        )
+    register_citizen(
+        live_app, citizen, f"{citizen}@example.hu", channel="office", office=OFFICE, full_name="Kiss Anna Erzsébet"
+    )
     return clerk, admin
 
 

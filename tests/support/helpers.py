@@ -51,13 +51,15 @@ def csrf_token(client, path="/activate"):
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
-def register_citizen(app, username=USERNAME, email=EMAIL, language="hu", channel="online", office=None):
+def register_citizen(
+    app, username=USERNAME, email=EMAIL, language="hu", channel="online", office=None, full_name=FULL_NAME
+):
     """A pending registration made through the domain (as the online form, or a clerk with *office*, makes it)."""
     with app.test_request_context():
         return registration.register(
             app.extensions["kapu"],
             username=username,
-            full_name=FULL_NAME,
+            full_name=full_name,
             email=email,
             language=language,
             channel=channel,
