@@ -231,6 +231,7 @@ def test_parallel_wrong_codes_are_each_counted_once(
     assert post_activation(app.test_client(), mailbox.last_code()).status_code == expected
 
 
+@pytest.mark.slow  # a timing measurement (how long writes wait during the logins)
 def test_logins_in_a_burst_do_not_hold_up_other_writes(app, services, registered, hasher):
     with app.app_context():
         for i in range(PARALLEL - 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from argon2 import PasswordHasher
 
 from app import create_app
@@ -56,6 +57,7 @@ def test_the_decoy_costs_the_same_argon2_work_as_a_real_hash_and_matches_nothing
     assert passwords.decoy_hash(hasher) != decoy
 
 
+@pytest.mark.slow  # starts Python as a process
 def test_starting_the_app_leaves_the_first_use_modules_unloaded(tmp_path):
     script = (
         "import sys; import app; app.create_app(); "
