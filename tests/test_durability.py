@@ -1,4 +1,5 @@
-"""Durability: after kill -9 mid-activations every account is fully activated or pending with a working code."""
+"""Durability: after kill -9 mid-activations every account is fully activated or pending with a working code; only
+counters and link openings commit without waiting for the disk."""
 
 import os
 import signal
@@ -87,3 +88,31 @@ def test_online_backup_while_the_database_is_open(runner, app, registered, tmp_p
         (tmp_path / "copy.db").write_bytes(archive.extractfile("kapu.db").read())
     with sqlite3.connect(tmp_path / "copy.db") as copy:
         assert copy.execute("SELECT username FROM account").fetchall() == [("kovacs.janos",)]
+
+
+@pytest.mark.sqlite_only  # reads SQLite's own statements
+def test_a_link_opening_is_written_without_waiting_for_the_disk_an_activation_waits(
+    app, client, registered, mailbox, auth
+):
+    """Counters and link-opening lines may be lost to a power cut (synchronous=NORMAL for their commit); an
+    activation may not (the file's synchronous=FULL)."""
+    link = mailbox.last_link()
+    connection = app.extensions["kapu_database"].connection()
+    statements = []
+    connection.set_trace_callback(statements.append)
+    try:
+        assert client.get(link).status_code == 303
+        opened = list(statements)
+        statements.clear()
+        assert auth.activate().status_code == 200
+    finally:
+        connection.set_trace_callback(None)
+
+    def in_force(trace, index):  # the synchronous setting the statement at *index* commits under
+        return next((sql for sql in reversed(trace[:index]) if sql.startswith("PRAGMA synchronous")), "the file's")
+
+    audit_insert = next(i for i, sql in enumerate(opened) if sql.startswith('INSERT INTO "audit_event"'))
+    assert in_force(opened, audit_insert) == "PRAGMA synchronous = NORMAL"
+    assert opened[-1] != "PRAGMA synchronous = NORMAL" and "PRAGMA synchronous = full" in opened[audit_insert:]
+    activation_update = next(i for i, sql in enumerate(statements) if sql.startswith('UPDATE "account"'))
+    assert in_force(statements, activation_update) in ("PRAGMA synchronous = full", "the file's")
