@@ -173,6 +173,16 @@ def _announce_stop(signal_name):
     log.info("%s received: finishing requests in flight and the message being sent, then stopping", signal_name)
 
 
+def worker_app(app):
+    """What a worker serves: on SQLite, the app taking turns (turns.py); on PostgreSQL, the app itself, whose
+    threads overlap their round trips to the database server."""
+    if db.is_postgres(app.extensions["kapu_database"]):
+        turns.current = None
+        return app
+    turns.current = turns.Turns(1)
+    return turns.TakingTurns(app, turns.current)
+
+
 def _serve_gunicorn(app, host, port, workers, threads, transport):
     from gunicorn.app.base import BaseApplication
     from gunicorn.arbiter import Arbiter
@@ -243,8 +253,7 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
                 self.cfg.set(key, value)
 
         def load(self):
-            turns.current = turns.Turns(1)  # this worker's threads run Python one at a time, argon2 off-turn
-            return turns.TakingTurns(app, turns.current)
+            return worker_app(app)
 
         def run(self):
             try:

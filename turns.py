@@ -4,6 +4,9 @@ Under the GIL only one thread of a process runs Python at a time anyway; many th
 cheap request slower (switches, cache misses) than a one-thread worker would be. Threads are there so a login that
 waits for or runs argon2 (which releases the GIL) does not hold up the pages behind it: so the turn is given up
 exactly then (`paused`), and a worker is as quick as a single-threaded one at pages while logins never block them.
+
+`serve` uses turns on SQLite, whose reads and writes are local and quick. On PostgreSQL a request also waits for
+round trips to the database server, which the threads should overlap, so there each thread runs freely.
 """
 
 from __future__ import annotations

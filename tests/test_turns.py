@@ -106,3 +106,14 @@ def test_outside_a_server_nothing_waits_for_a_turn(app, services):
     assert turns.current is None  # tests and the command line hash without turns
     with app.app_context():
         assert in_parallel(app, at_once(lambda _: services.hasher.hash("egy kettő három négy öt")))[0]
+
+
+def test_serve_takes_turns_on_sqlite_and_lets_threads_run_freely_on_postgresql(app, database_url, monkeypatch):
+    import serving
+
+    monkeypatch.setattr(turns, "current", None)
+    served = serving.worker_app(app)
+    if database_url.startswith("sqlite"):
+        assert isinstance(served, turns.TakingTurns) and served.turns is turns.current and served.app is app
+    else:
+        assert served is app and turns.current is None
