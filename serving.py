@@ -183,6 +183,13 @@ def worker_app(app):
     return turns.TakingTurns(app, turns.current)
 
 
+def create_worker_app():
+    """Kapu as `serve`'s workers run it, for gunicorn started directly (`make bench`: serving:create_worker_app())."""
+    from app import create_app
+
+    return worker_app(create_app())
+
+
 def _serve_gunicorn(app, host, port, workers, threads, transport):
     from gunicorn.app.base import BaseApplication
     from gunicorn.arbiter import Arbiter

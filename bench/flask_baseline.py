@@ -24,3 +24,10 @@ def page():
 @app.post("/partial")
 def partial():
     return f"<p>{len(request.form.get('value', ''))}</p>"
+
+
+def served():
+    """The baseline as `serve`'s workers would run it: taking turns (turns.py), like Kapu in the same run."""
+    import turns
+
+    return turns.TakingTurns(app, turns.Turns(1))

@@ -1,7 +1,8 @@
 """Kapu's hot paths against a bare Flask app, under the same server, loaded the same way, in one run.
 
 Run with `make bench` (a benchmark: it reports, it does not fail on a slow machine). Both apps run under gunicorn
-with `serve`'s settings (2 workers, gthread, its threads per worker); wrk loads each endpoint with 16 connections
+with `serve`'s settings (2 workers, gthread, its threads per worker, taking turns: turns.py); wrk loads each endpoint
+with 16 connections
 for BENCH_SECONDS (default 10) in BENCH_ROUNDS (default 3) interleaved rounds, so drift from other work on the
 machine hits both alike. Every request comes from another address (X-Forwarded-For through a trusted proxy, as a
 wave of citizens would), so Kapu's per-client limits count as they would in production and never refuse.
@@ -412,8 +413,8 @@ def main():
     )
     env = kapu_environment(folder, 0)
     link_path = prepare_kapu(folder, env)
-    base = Gunicorn(folder, "baseline", "bench.flask_baseline:app", clean_environment())
-    kapu = Gunicorn(folder, "kapu", "app:create_app()", env)
+    base = Gunicorn(folder, "baseline", "bench.flask_baseline:served()", clean_environment())
+    kapu = Gunicorn(folder, "kapu", "serving:create_worker_app()", env)
     try:
         if shutil.which("wrk"):
             load(folder, base, kapu, link_path)
