@@ -77,12 +77,7 @@ def restore(database_path: str, key_file: str | None, source: str, *, force: boo
             contextlib.closing(sqlite3.connect(database_path, timeout=10)) as live,
         ):
             copy.backup(live)
-    if key is not None and key_file:
-        with _private_temp(Path(key_file).parent) as new_key:
-            Path(new_key).write_bytes(key)
-            os.replace(new_key, key_file)
-        return True
-    return False
+    return _put_key_back(key, key_file)
 
 
 def _read_backup(source):

@@ -69,16 +69,22 @@ def test_a_released_database_is_version_1_and_upgrades_to_the_latest(tmp_path):
     database.close()
 
 
-@pytest.mark.sqlite_only  # works on SQLite files of its own
-def test_after_upgrade_the_pending_account_activates_with_its_mailed_code_and_logs_in(tmp_path, make_app, frozen_clock):
+def upgraded_release(tmp_path):
+    """The released database, migrated to the current schema; its path and when its pending citizen registered."""
     path = released_database(tmp_path / "kapu.db")
     database = open_sqlite(path)
     migrations.upgrade(database)
     database.close()
     with sqlite3.connect(path) as connection:
         (created,) = connection.execute("SELECT created_at FROM account WHERE username='regi.polgar'").fetchone()
+    return path, datetime.fromisoformat(created)
+
+
+@pytest.mark.sqlite_only  # works on SQLite files of its own
+def test_after_upgrade_the_pending_account_activates_with_its_mailed_code_and_logs_in(tmp_path, make_app, frozen_clock):
+    path, created = upgraded_release(tmp_path)
     # Live again as an hour after the registration (the code's three days would otherwise have run out).
-    frozen_clock.advance(seconds=-(datetime.now() - datetime.fromisoformat(created)).total_seconds() + 3600)
+    frozen_clock.advance(seconds=-(datetime.now() - created).total_seconds() + 3600)
     auth = Auth.of(make_app(KAPU_DATABASE_URL=f"sqlite:///{path}", KAPU_SECRET_KEY=RELEASED_KEY))
     assert auth.activate(RELEASED_CODE, username="regi.polgar").status_code in (200, 302, 303)
     with sqlite3.connect(path) as connection:
@@ -93,13 +99,8 @@ def test_after_upgrade_the_link_mailed_by_the_release_still_opens_the_form_with_
     tmp_path, make_app, frozen_clock, monkeypatch
 ):
     """Links mailed before the opaque-link change carry {row, code} signed alike: they keep working after an upgrade."""
-    path = released_database(tmp_path / "kapu.db")
-    database = open_sqlite(path)
-    migrations.upgrade(database)
-    database.close()
-    with sqlite3.connect(path) as connection:
-        (created,) = connection.execute("SELECT created_at FROM account WHERE username='regi.polgar'").fetchone()
-    an_hour_later = datetime.fromisoformat(created) + timedelta(hours=1)
+    path, created = upgraded_release(tmp_path)
+    an_hour_later = created + timedelta(hours=1)
     frozen_clock.advance(seconds=-(clock.now() - an_hour_later).total_seconds())
     monkeypatch.setattr(
         TimestampSigner, "get_timestamp", lambda self: int(an_hour_later.replace(tzinfo=UTC).timestamp())
