@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import drivers  # noqa: F401, I001 - before peewee: whether the PostgreSQL driver loads (see drivers.py)
+
+# isort: split
 import logging
 import os
 import sys

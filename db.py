@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import drivers  # noqa: I001 - before peewee: whether psycopg loads
+
+# isort: split
 from peewee import AutoField, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
 SQLITE_PRAGMAS = {
@@ -27,7 +30,12 @@ def open_database(url: str):
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return _WalSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
-    if url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(drivers.POSTGRES_SCHEMES):
+        if not drivers.postgres_available():
+            raise RuntimeError(
+                "KAPU_DATABASE_URL names PostgreSQL, but not in the environment this process started with, so the "
+                "PostgreSQL driver was not loaded (drivers.py): set KAPU_DATABASE_URL before starting"
+            )
         # Here, not at start: playhouse.db_url tries every optional driver it knows when imported.
         from playhouse.db_url import parseresult_to_dict
         from playhouse.postgres_ext import PooledPsycopg3Database

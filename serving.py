@@ -9,6 +9,9 @@ takes the lease within seconds. Where fork is missing (Windows), waitress serves
 
 from __future__ import annotations
 
+import drivers  # noqa: F401, I001 - before peewee: whether the PostgreSQL driver loads (see drivers.py)
+
+# isort: split
 import logging
 import os
 import shutil

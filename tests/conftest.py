@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import jinja2
+import psycopg  # noqa: F401 - loaded before the app: the suite serves PostgreSQL too (drivers.py)
 import pytest
 from werkzeug.routing import Rule
 
