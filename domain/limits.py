@@ -45,30 +45,35 @@ def _since(limit):
     return clock.now() - timedelta(seconds=limit.window_seconds)
 
 
+_BOUNDARY = db.Statement(
+    lambda key, since, one, skip: Hit.select(Hit.at)
+    .where(Hit.key == key, Hit.at > since)
+    .order_by(Hit.at.desc())
+    .limit(one)
+    .offset(skip)
+)
+_COUNT = db.Statement(lambda key, at: Hit.insert(key=key, at=at))
+
+
 def retry_after(limit: Limit, subject: str) -> int:
     """Seconds until *subject* may try again under *limit*; 0 when it may now."""
     # The max_count-th most recent hit in the window: while it exists the limit is reached.
-    boundary = (
-        Hit.select(Hit.at)
-        .where(Hit.key == key(limit, subject), Hit.at > _since(limit))
-        .order_by(Hit.at.desc())
-        .offset(limit.max_count - 1)
-        .limit(1)
-        .first()
-    )
+    now = clock.now()
+    since = now - timedelta(seconds=limit.window_seconds)
+    boundary = _BOUNDARY.run(database, key(limit, subject), since, 1, limit.max_count - 1).fetchone()
     if boundary is None:
         return 0
-    free_at = boundary.at + timedelta(seconds=limit.window_seconds)
-    return max(1, int((free_at - clock.now()).total_seconds()) + 1)
+    free_at = Hit.at.python_value(boundary[0]) + timedelta(seconds=limit.window_seconds)
+    return max(1, int((free_at - now).total_seconds()) + 1)
 
 
 def record(limit: Limit, subject: str) -> int:
     """Count one attempt, whatever the count; the new hit's id."""
     with db.counter_transaction(database):
-        hit = Hit.create(key=key(limit, subject), at=clock.now())
+        hit_id = db.inserted_id(database, _COUNT.run(database, key(limit, subject), clock.now()))
         if random.random() < 0.01:  # now and then, forget what no window can still see
             Hit.delete().where(Hit.at < clock.now() - _FORGET_AFTER).execute()
-        return hit.id
+        return hit_id
 
 
 @dataclass(frozen=True)

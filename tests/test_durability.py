@@ -52,7 +52,8 @@ def test_kill_minus_nine_leaves_no_half_activated_account(app_config, tmp_path):
                 activation.activate(app.extensions["kapu"], username, code, {STRONG_PASSWORD!r})
                 print(username, flush=True)
     """)
-    process = subprocess.Popen([sys.executable, "-c", worker], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    env = {**os.environ, "KAPU_DATABASE_URL": app_config["KAPU_DATABASE_URL"]}  # as a server starts: drivers.py
+    process = subprocess.Popen([sys.executable, "-c", worker], stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     assert process.stdout.readline().strip() == "ready"
     done = [process.stdout.readline() for _ in range(5)]
     time.sleep(0.01)
