@@ -46,11 +46,9 @@ def _since(limit):
 
 
 _BOUNDARY = db.Statement(
-    lambda key, since, one, skip: Hit.select(Hit.at)
-    .where(Hit.key == key, Hit.at > since)
-    .order_by(Hit.at.desc())
-    .limit(one)
-    .offset(skip)
+    lambda key, since, one, skip: (
+        Hit.select(Hit.at).where(Hit.key == key, Hit.at > since).order_by(Hit.at.desc()).limit(one).offset(skip)
+    )
 )
 _COUNT = db.Statement(lambda key, at: Hit.insert(key=key, at=at))
 
