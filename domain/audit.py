@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 
+import db
 from domain import clock
-from models import AuditEvent
+from models import AuditEvent, database
 
 _listeners = []
 # Control characters (NUL above all: PostgreSQL text refuses it) never reach the log, whatever a request carried.
@@ -23,18 +24,34 @@ def listen(listener):
         _listeners.append(listener)
 
 
+# Most requests that change anything write one of these: its SQL is built once (db.Statement).
+_INSERT = db.Statement(
+    lambda at, kind, outcome, account_id, username, client, actor, detail: AuditEvent.insert(
+        at=at,
+        kind=kind,
+        outcome=outcome,
+        account=account_id,
+        username=username,
+        client_address=client,
+        actor=actor,
+        detail=detail,
+    )
+)
+
+
 def record(kind, outcome, *, account=None, username=None, client=None, actor=None, detail=None):
     for listener in _listeners:
         listener(kind, outcome)
-    return AuditEvent.create(
-        at=clock.now(),
-        kind=kind,
-        outcome=outcome,
-        account=account,
-        username=_text(username or (account.username if account else None), 64),
-        client_address=_text(client, 64),
-        actor=_text(actor, 64),
-        detail=_text(detail, 255),
+    _INSERT.run(
+        database,
+        clock.now(),
+        kind,
+        outcome,
+        account.id if account is not None else None,
+        _text(username or (account.username if account else None), 64),
+        _text(client, 64),
+        _text(actor, 64),
+        _text(detail, 255),
     )
 
 

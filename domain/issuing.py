@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import db
 from domain import audit, clock, codes, outbox
-from models import OneTimeCode, database
+from models import Account, OneTimeCode, database
 
 MAIL_KIND = {"activation": "activation_code", "reset": "reset_code"}
 
@@ -77,22 +77,45 @@ class LinkState:
     account: object = None  # the code's account (for the audit line), when the link named a real code
 
 
+# Every opened link and every page view after it reads this: one statement, built once (db.Statement).
+_LINKED_CODE = db.Statement(
+    lambda row_id: (
+        OneTimeCode.select(
+            OneTimeCode.code_hash,
+            OneTimeCode.code_salt,
+            OneTimeCode.used_at,
+            OneTimeCode.voided_at,
+            OneTimeCode.expires_at,
+            Account.id,
+            Account.username,
+        )
+        .join(Account)
+        .where(OneTimeCode.id == row_id)
+    )
+)
+
+
 def inspect_link(services, token) -> LinkState:
     """What an activation link is worth now; reads only, so it can be asked again on every page view."""
     check = services.activation_links.read(token)
     if check.status != "valid":
         return LinkState(check.status)
     code = codes.normalise(check.data.code)
-    row = OneTimeCode.get_or_none(OneTimeCode.id == check.data.row_id)
-    if check.data.readable and row is not None and row.code_salt is not None:
-        return LinkState("invalid")  # a salted code was never mailed in the released, readable shape
-    if code is None or row is None or not codes.matches(services.code_key, code, row.code_hash, row.code_salt):
+    found = _LINKED_CODE.run(database, check.data.row_id).fetchone()
+    if found is None or code is None:
         return LinkState("invalid")
-    if row.used_at is not None or row.voided_at is not None:
-        return LinkState("used", account=row.account)
-    if row.expires_at <= clock.now():
-        return LinkState("expired", account=row.account)
-    return LinkState("valid", codes.display(code), row.expires_at, row.account)
+    code_hash, code_salt, used_at, voided_at, expires_at, account_id, username = found
+    if check.data.readable and code_salt is not None:
+        return LinkState("invalid")  # a salted code was never mailed in the released, readable shape
+    if not codes.matches(services.code_key, code, code_hash, code_salt):
+        return LinkState("invalid")
+    account = Account(id=account_id, username=username)  # what the audit line names
+    if used_at is not None or voided_at is not None:
+        return LinkState("used", account=account)
+    expires_at = OneTimeCode.expires_at.python_value(expires_at)
+    if expires_at <= clock.now():
+        return LinkState("expired", account=account)
+    return LinkState("valid", codes.display(code), expires_at, account)
 
 
 def open_link(services, token, client=None) -> LinkState:
