@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from tempfile import mkdtemp
 
+import psycopg  # noqa: F401 - loaded before the app: this bench serves PostgreSQL too (drivers.py)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from argon2 import PasswordHasher  # noqa: E402
