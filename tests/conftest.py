@@ -183,17 +183,19 @@ def prepared_sqlite(tmp_path_factory):
 def make_app(app_config, tmp_path, request):
     """Builds an app on the test's database with some settings changed: make_app(KAPU_CODE_TTL=60).
 
-    KAPU_* values are given as the environment would give them (text); the demo offices are added."""
+    KAPU_* values are given as the environment would give them (text); the demo offices are added (a new SQLite
+    database is a copy of `prepared_sqlite`, which holds them already)."""
 
     def make(**overrides):
         config = {**app_config, **{k: str(v) if k.startswith("KAPU_") else v for k, v in overrides.items()}}
         url = config["KAPU_DATABASE_URL"]
-        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        copied = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+        if copied:
             shutil.copyfile(request.getfixturevalue("prepared_sqlite"), url.removeprefix("sqlite:///"))
         app = create_app(config)
         app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
         app.instance_path = str(tmp_path / "instance")
-        return _with_demo_offices(app)
+        return app if copied else _with_demo_offices(app)
 
     return make
 
