@@ -8,6 +8,7 @@ Every test that builds an app (through `app_config`) runs on both databases: `[s
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -82,6 +83,15 @@ def pytest_addoption(parser):
         default=",".join(DATABASES),
         help="comma-separated databases to run the app tests on (default: %(default)s)",
     )
+
+
+def pytest_collection_finish(session):
+    """What is alive once the tests are collected (modules, tests, the prepared caches) lives for the whole run:
+    frozen out of the garbage collector's sweeps, and a larger youngest generation makes the collector run a
+    quarter as often (each test builds an app and throws it away: the sweeps took about 7% of the suite's time)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
 
 
 def pytest_collection_modifyitems(items):
