@@ -177,17 +177,26 @@ def _announce_stop(signal_name):
 
 
 def worker_app(app):
-    """What a worker serves: on SQLite, the app taking turns (turns.py); on PostgreSQL, the app itself, whose
-    threads overlap their round trips to the database server."""
+    """What a worker serves: the app; on SQLite its threads take turns (turn_worker), on PostgreSQL they run freely
+    and overlap their round trips to the database server."""
     if db.is_postgres(app.extensions["kapu_database"]):
         turns.current = None
-        return app
-    turns.current = turns.Turns(1)
-    return turns.TakingTurns(app, turns.current)
+    return app
+
+
+def worker_class(app):
+    """gunicorn's worker for *app*: threads taking turns on SQLite (turn_worker), its plain thread worker on
+    PostgreSQL."""
+    if db.is_postgres(app.extensions["kapu_database"]):
+        return "gthread"
+    from turn_worker import TurnTakingWorker
+
+    return TurnTakingWorker
 
 
 def create_worker_app():
-    """Kapu as `serve`'s workers run it, for gunicorn started directly (`make bench`: serving:create_worker_app())."""
+    """Kapu as `serve`'s workers run it, for gunicorn started directly (`make bench`: serving:create_worker_app(),
+    with `--worker-class turn_worker.TurnTakingWorker` on SQLite)."""
     from app import create_app
 
     return worker_app(create_app())
@@ -241,7 +250,7 @@ def _serve_gunicorn(app, host, port, workers, threads, transport):
             settings = {
                 "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
                 "workers": workers,
-                "worker_class": "gthread",
+                "worker_class": worker_class(app),
                 "threads": threads,
                 "graceful_timeout": GRACEFUL_SECONDS,
                 "timeout": 120,

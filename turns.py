@@ -5,7 +5,8 @@ cheap request slower (switches, cache misses) than a one-thread worker would be.
 waits for or runs argon2 (which releases the GIL) does not hold up the pages behind it: so the turn is given up
 exactly then (`paused`), and a worker is as quick as a single-threaded one at pages while logins never block them.
 
-`serve` uses turns on SQLite, whose reads and writes are local and quick. On PostgreSQL a request also waits for
+`serve`'s workers on SQLite (turn_worker) run their requests in a TurnPool: SQLite's reads and writes are local
+and quick. On PostgreSQL a request also waits for
 round trips to the database server, which the threads should overlap, so there each thread runs freely.
 """
 
@@ -13,45 +14,100 @@ from __future__ import annotations
 
 import collections
 import threading
+from concurrent import futures
 from contextlib import contextmanager
 
 
-class Turns:
-    """*count* turns, handed to waiting threads in the order they asked (a plain semaphore lets late comers jump
-    the queue, which gives some requests seconds-long tails under load)."""
+class TurnPool(futures.Executor):
+    """A worker's request threads, taking turns: gunicorn's thread pool for a worker on SQLite.
 
-    def __init__(self, count: int = 1):
+    The thread holding the turn takes the next waiting request itself, as a single-threaded (sync) worker would:
+    a busy worker hands no request from thread to thread. The other threads wait for the turn, not for requests,
+    and step in only when the turn is given up: by a login while argon2 runs (`paused`), or when no request is
+    left. A thread coming back from argon2 gets the turn before any new request.
+    """
+
+    def __init__(self, max_threads: int):
         self._lock = threading.Lock()
-        self._free = count
-        self._waiting = collections.deque()
+        self._for_work = threading.Condition(self._lock)  # idle threads
+        self._for_return = threading.Condition(self._lock)  # threads back from paused work
+        self._work = collections.deque()
+        self._turn_free = True
+        self._returning = 0
+        self._idle = 0
+        self._threads: list[threading.Thread] = []
+        self._max_threads = max_threads
+        self._stopping = False
         self._mine = threading.local()
 
-    def _acquire(self):
+    def submit(self, fn, /, *args, **kwargs):
+        future = futures.Future()
         with self._lock:
-            if self._free and not self._waiting:
-                self._free -= 1
-                return
-            gate = threading.Lock()
-            gate.acquire()
-            self._waiting.append(gate)
-        gate.acquire()  # released by _release, which hands this thread the turn
+            if self._stopping:
+                raise RuntimeError("cannot schedule new work after shutdown")
+            self._work.append((future, fn, args, kwargs))
+            if self._turn_free:
+                self._hand_over()
+        return future
 
-    def _release(self):
+    def shutdown(self, wait=True, *, cancel_futures=False):
         with self._lock:
-            if self._waiting:
-                self._waiting.popleft().release()
-            else:
-                self._free += 1
+            self._stopping = True
+            if cancel_futures:
+                while self._work:
+                    self._work.popleft()[0].cancel()
+            self._for_work.notify_all()
+        if wait:
+            for thread in list(self._threads):
+                thread.join()
 
-    @contextmanager
-    def turn(self):
-        self._acquire()
+    def _hand_over(self):
+        """The turn is free (lock held): to a thread back from paused work first, else to an idle thread."""
+        if self._returning:
+            self._for_return.notify()
+        elif self._work:
+            if self._idle:
+                self._for_work.notify()
+            elif len(self._threads) < self._max_threads:
+                thread = threading.Thread(target=self._serve, name=f"kapu-turn-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _serve(self):
+        self._lock.acquire()
+        try:
+            while True:
+                while not (self._work and self._turn_free and not self._returning):
+                    if self._stopping and not self._work:
+                        return
+                    self._idle += 1
+                    self._for_work.wait()
+                    self._idle -= 1
+                self._turn_free = False
+                while self._work and not self._returning:  # keep the turn while requests wait
+                    future, fn, args, kwargs = self._work.popleft()
+                    self._lock.release()
+                    try:
+                        self._run(future, fn, args, kwargs)
+                    finally:
+                        self._lock.acquire()
+                self._turn_free = True
+                self._hand_over()
+        finally:
+            self._lock.release()
+
+    def _run(self, future, fn, args, kwargs):
+        if not future.set_running_or_notify_cancel():
+            return
         self._mine.held = True
         try:
-            yield
+            result = fn(*args, **kwargs)
+        except BaseException as error:  # the future carries it to gunicorn's callback
+            future.set_exception(error)
+        else:
+            future.set_result(result)
         finally:
             self._mine.held = False
-            self._release()
 
     @contextmanager
     def paused(self):
@@ -59,28 +115,24 @@ class Turns:
         if not getattr(self._mine, "held", False):
             yield
             return
-        self._mine.held = False
-        self._release()
+        with self._lock:
+            self._mine.held = False
+            self._turn_free = True
+            self._hand_over()
         try:
             yield
         finally:
-            self._acquire()
-            self._mine.held = True
+            with self._lock:
+                self._returning += 1
+                while not self._turn_free:
+                    self._for_return.wait()
+                self._returning -= 1
+                self._turn_free = False
+                self._mine.held = True
 
 
-class TakingTurns:
-    """WSGI middleware: the app runs in the worker's turn; the response is sent outside it."""
-
-    def __init__(self, app, turns: Turns):
-        self.app, self.turns = app, turns
-
-    def __call__(self, environ, start_response):
-        with self.turns.turn():
-            return self.app(environ, start_response)
-
-
-# The process's turns: unlimited until the server installs some (tests and the command line never wait).
-current: Turns | None = None
+# The worker's pool: none until gunicorn's worker makes one (tests and the command line never wait).
+current: TurnPool | None = None
 
 
 @contextmanager

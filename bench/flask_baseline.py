@@ -27,7 +27,5 @@ def partial():
 
 
 def served():
-    """The baseline as `serve`'s workers would run it: taking turns (turns.py), like Kapu in the same run."""
-    import turns
-
-    return turns.TakingTurns(app, turns.Turns(1))
+    """The baseline app, for gunicorn started with `serve`'s worker (turn_worker.TurnTakingWorker), as Kapu is."""
+    return app

@@ -1,7 +1,7 @@
 """Kapu's hot paths against a bare Flask app, under the same server, loaded the same way, in one run.
 
 Run with `make bench` (a benchmark: it reports, it does not fail on a slow machine). Both apps run under gunicorn
-with `serve`'s settings (2 workers, gthread, its threads per worker, taking turns: turns.py); wrk loads each endpoint
+with `serve`'s settings (2 workers, its thread worker on SQLite, threads taking turns: turns.py); wrk loads each endpoint
 with 16 connections
 for BENCH_SECONDS (default 10) in BENCH_ROUNDS (default 3) interleaved rounds, so drift from other work on the
 machine hits both alike. Every request comes from another address (X-Forwarded-For through a trusted proxy, as a
@@ -50,7 +50,7 @@ GUNICORN = [
     "--workers",
     "2",
     "--worker-class",
-    "gthread",
+    "turn_worker.TurnTakingWorker",
     "--threads",
     str(THREADS_PER_WORKER),
     "--keep-alive",
