@@ -178,3 +178,17 @@ def test_without_fork_serve_falls_back_to_waitress_and_still_stops_gracefully(tm
         assert _rows(tmp_path, "outbox_message") == 1
     finally:
         server.kill()
+
+
+def test_a_connection_that_sends_nothing_holds_up_no_other_request(served):
+    """A preconnect or a slow client waits for its request without the worker's turn (turn_worker.handle)."""
+    server = served(KAPU_WORKERS="1")
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    try:
+        time.sleep(0.2)  # accepted, and waiting for a request line that does not come
+        started = time.monotonic()
+        browser = Browser(server.url)
+        assert "activate" in browser.get("/activate")
+        assert time.monotonic() - started < 2.5, "the page waited for the silent connection (5 s)"
+    finally:
+        silent.close()
