@@ -2,9 +2,10 @@
 
 Run with `make bench` (a benchmark: it reports, it does not fail on a slow machine). Both apps run under gunicorn
 with `serve`'s settings (2 workers, its thread worker on SQLite, threads taking turns: turns.py); wrk loads each
-endpoint with 16 connections for BENCH_SECONDS (default 10) in BENCH_ROUNDS (default 3) interleaved rounds, so
-drift from other work on the machine hits both alike. Every request comes from another address (X-Forwarded-For through a trusted proxy, as a
-wave of citizens would), so Kapu's per-client limits count as they would in production and never refuse.
+endpoint with 16 connections for BENCH_SECONDS (default 10) in BENCH_ROUNDS (default 3) interleaved rounds, so drift
+from other work on the machine hits both alike. Every request comes from another address (X-Forwarded-For through a
+trusted proxy, as a wave of citizens would), so Kapu's per-client limits count as they would in production and never
+refuse.
 It reports, as ratios to the baseline in the same run:
 1. GET /activate and GET /activate/<token> against a static 2 KB page (goal >= 0.35x);
 2. the live checks (password_confirm, password with a 28-character passphrase, code) against a tiny POST
