@@ -141,15 +141,15 @@ class _WalSqliteDatabase(SqliteDatabase):
             raise
 
     def commit(self):
-        try:
-            super().commit()
-        finally:
-            if self.writers is not None:
-                self.writers.give_back()
+        self._end(super().commit)
 
     def rollback(self):
+        self._end(super().rollback)
+
+    def _end(self, end):
+        """End the transaction either way, then let the next writer in."""
         try:
-            super().rollback()
+            end()
         finally:
             if self.writers is not None:
                 self.writers.give_back()
