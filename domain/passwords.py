@@ -21,12 +21,17 @@ import turns
 MIN_LENGTH = 15
 # Above any passphrase a person types; caps the work done before hashing.
 MAX_LENGTH = 256
-# zxcvbn's cost grows steeply with length (a 72-character password: 35-50 ms of CPU) and with look-alike
-# characters such as "4@1|7$" (each reading is matched anew: 16 of them cost 100 ms, 72 of them seconds).
+# zxcvbn's cost grows with length (zxcvbn-rs: 30 characters 1 ms, 256 about 10 ms) and steeply with look-alike
+# characters such as "4@1|7$" (each reading is matched anew: 17 of them cost 45 ms, 60 of them half a second).
 # At most the first 16 characters are analysed, fewer when they allow more than 4 l33t readings; live and
 # on submit alike. Guessing the whole means guessing its beginning too: a strong prefix makes it strong.
 _ANALYSED_PREFIX = 16
 _MAX_L33T_READINGS = 4
+# The characters zxcvbn reads as each letter (its l33t table, the same in every port).
+_L33T_STAND_INS = {
+    "a": "4@", "b": "8", "c": "({[<", "e": "3", "g": "69", "i": "1!|", "l": "1|7",
+    "o": "0", "s": "$5", "t": "+7", "x": "%", "z": "2",
+}  # fmt: skip
 # zxcvbn score 0-2 means fewer than 10^8 guesses: common, breached-style or trivially patterned.
 _MIN_SCORE = 3
 # The service's own names (800-63B-4 "context-specific words"), in folded form: no accents, lower case.
@@ -103,9 +108,8 @@ def _built_from_service_words(password: str) -> bool:
 
 
 def _l33t_readings(text: str) -> int:
-    from zxcvbn.matching import L33T_TABLE  # zxcvbn loads at the first password checked (see _too_guessable)
-
-    return prod(len([sub for sub in subs if sub in text]) or 1 for subs in L33T_TABLE.values())
+    """How many l33t readings zxcvbn tries for *text*: per letter, the product of its stand-ins present."""
+    return prod(len([sub for sub in subs if sub in text]) or 1 for subs in _L33T_STAND_INS.values())
 
 
 def analysed_prefix(password: str) -> str:
@@ -117,11 +121,12 @@ def analysed_prefix(password: str) -> str:
 
 
 def _too_guessable(password: str, username: str | None) -> bool:
-    """zxcvbn is imported here, not at start: building its word lists costs every process 0.1 s and 15 MB."""
-    from zxcvbn import zxcvbn
+    """zxcvbn-rs (Rust, about 0.2 ms for 16 characters; the Python port took 1.5 ms) is imported here, not at
+    start: its word lists cost a process 9 MB, which a worker that never checks a password need not carry."""
+    from zxcvbn_rs_py import zxcvbn
 
     user_inputs = [*SERVICE_WORDS, "ügyfélkapu", "ügyfél"] + ([username] if username else [])
-    return zxcvbn(analysed_prefix(password), user_inputs=user_inputs)["score"] < _MIN_SCORE
+    return int(zxcvbn(analysed_prefix(password), user_inputs).score) < _MIN_SCORE
 
 
 # How many argon2 computations this process runs at once. Each takes one core for ~0.2-0.3 s and 64 MiB: more at

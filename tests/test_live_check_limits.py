@@ -105,10 +105,10 @@ def test_a_long_password_costs_little_to_check(services, password):
 
 def test_the_live_check_and_the_submit_analyse_the_same_bounded_prefix(app, client, monkeypatch, registered, mailbox):
     seen = []
-    import zxcvbn  # domain/passwords.py imports it at the first check, from the package
+    import zxcvbn_rs_py  # domain/passwords.py imports it at the first check, from the package
 
-    real = zxcvbn.zxcvbn
-    monkeypatch.setattr(zxcvbn, "zxcvbn", lambda text, **kw: seen.append(text) or real(text, **kw))
+    real = zxcvbn_rs_py.zxcvbn
+    monkeypatch.setattr(zxcvbn_rs_py, "zxcvbn", lambda text, *inputs: seen.append(text) or real(text, *inputs))
     long_password = "passwordpassword" + " zöld fenyő alatt hűs patak csobog" * 2
     token = csrf_token(client)
     live = client.post("/activate/check/password", data={"password": long_password}, headers={"X-CSRFToken": token})

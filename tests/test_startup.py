@@ -13,7 +13,7 @@ from domain.auth import authenticate
 from tests.served import ROOT, clean_environment
 
 # Each is needed only by some requests or commands, and costs 0.05-0.3 s or 5-15 MB to import.
-LOADED_ON_FIRST_USE = ("zxcvbn", "markdown_it", "email_validator", "confusable_homoglyphs", "playhouse.db_url")
+LOADED_ON_FIRST_USE = ("zxcvbn_rs_py", "markdown_it", "email_validator", "confusable_homoglyphs", "playhouse.db_url")
 
 
 def test_building_the_app_hashes_nothing_and_an_unknown_name_is_verified_like_a_wrong_password(app_config, monkeypatch):
