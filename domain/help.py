@@ -80,12 +80,23 @@ def save(article: Article, *, title_hu, title_en, body_hu, body_en, source, sour
     return article
 
 
+@functools.cache
+def _shipped_entries(folder: Path) -> tuple[dict, ...]:
+    """The folder's articles.json, read once per process."""
+    return tuple(json.loads((folder / "articles.json").read_text(encoding="utf-8")))
+
+
 def seed_articles(folder):
-    """Add the shipped articles (content/help) that the database does not have yet; edits are kept."""
+    """Add the shipped articles (content/help) that the database does not have yet; edits are kept. Every start
+    calls this: when none is missing (the usual case) it only reads, and takes no write lock."""
     folder = Path(folder)
+    entries = _shipped_entries(folder)
+    slugs = [entry["slug"] for entry in entries]
+    if Article.select().where(Article.slug.in_(slugs)).count() == len(slugs):
+        return
     with database.atomic():
         db.lock_key(database, "seed-help-articles")  # two servers starting at once: one adds, the other sees them
-        for entry in json.loads((folder / "articles.json").read_text(encoding="utf-8")):
+        for entry in entries:
             if Article.select().where(Article.slug == entry["slug"]).exists():
                 continue
             created = datetime.fromisoformat(entry["created"])

@@ -10,6 +10,7 @@ applied step; the highest number is the database's version).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import re
@@ -30,8 +31,10 @@ class SchemaMismatch(Exception):
     """The database's schema version is not the one this code needs; the message is one line."""
 
 
-def steps() -> list[tuple[int, object]]:
-    """Every step module, in order; two steps sharing a number is a packaging error, caught here."""
+@functools.cache
+def steps() -> tuple[tuple[int, object], ...]:
+    """Every step module, in order; two steps sharing a number is a packaging error, caught here. Found once per
+    process (each start asks, and the shipped steps do not change under a running process)."""
     found = {}
     for info in pkgutil.iter_modules(__path__):
         match = STEP_NAME.match(info.name)
@@ -41,7 +44,7 @@ def steps() -> list[tuple[int, object]]:
         if number in found:
             raise RuntimeError(f"two migration steps are numbered {number:03d}: renumber one")
         found[number] = importlib.import_module(f"{__name__}.{info.name}")
-    return sorted(found.items())
+    return tuple(sorted(found.items()))
 
 
 def latest() -> int:
@@ -60,7 +63,11 @@ def current_version(database) -> int | None:
 
 def problem(database) -> str | None:
     """One line saying why this code must not run on *database*, or None when the schema is current."""
-    version, needed = current_version(database), latest()
+    return _problem_at(current_version(database))
+
+
+def _problem_at(version: int | None) -> str | None:
+    needed = latest()
     if version is None:
         return "the database has tables but no schema_version: it was not made by Kapu"
     if version > needed:
@@ -78,9 +85,10 @@ def problem(database) -> str | None:
 
 def prepare(database) -> bool:
     """Create the schema of an empty database; refuse any other that is not current. True when this call created it."""
-    if current_version(database) == 0:
+    version = current_version(database)
+    if version == 0:
         return bool(_apply(database, steps()))
-    reason = problem(database)
+    reason = _problem_at(version)
     if reason:
         raise SchemaMismatch(reason)
     return False

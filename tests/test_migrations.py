@@ -26,7 +26,7 @@ from models import OutboxMessage
 from tests.support.helpers import RELEASED_CODE, RELEASED_KEY, Auth, open_sqlite, released_database
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_STEPS = migrations.steps()
+REAL_STEPS = list(migrations.steps())
 
 
 def schema_of(path):

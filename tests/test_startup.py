@@ -8,6 +8,7 @@ import sys
 import pytest
 from argon2 import PasswordHasher
 
+import db
 from app import create_app
 from domain.auth import authenticate
 from tests.served import ROOT, clean_environment
@@ -69,3 +70,21 @@ def test_starting_the_app_leaves_the_first_use_modules_unloaded(tmp_path):
     )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.split() == []
+
+
+@pytest.mark.sqlite_only
+def test_a_start_on_a_current_database_only_reads_it(make_app, app_config, monkeypatch):
+    """Every worker and command starts by checking the schema and the shipped help articles: when nothing is
+    missing, that takes no write lock (it would queue behind, and hold up, the running servers' writers)."""
+    make_app()  # the schema and the shipped articles are in place
+    statements = []
+    real_hooks = db._WalSqliteDatabase._add_conn_hooks
+
+    def traced(database, connection):
+        connection.set_trace_callback(statements.append)
+        real_hooks(database, connection)
+
+    monkeypatch.setattr(db._WalSqliteDatabase, "_add_conn_hooks", traced)
+    create_app(app_config)
+    assert any(sql.startswith("SELECT") for sql in statements)
+    assert [sql for sql in statements if sql.split()[0].upper() in {"BEGIN", "INSERT", "UPDATE", "DELETE"}] == []
