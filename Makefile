@@ -44,7 +44,7 @@ test: setup
 # Their databases are thrown away, so they live on the RAM disk where there is one (a commit's flush costs nothing);
 # they build their own, so the development database is not needed; every test in tests/browser drives Chromium (slow).
 test-fast: $(BIN)/.installed $(HTMX) $(CATALOGS)
-	$(if $(wildcard /dev/shm),TMPDIR=$${TMPDIR:-/dev/shm}) $(PYTEST) -q -m "not slow" -n auto --databases=sqlite --ignore=tests/browser
+	$(if $(wildcard /dev/shm),TMPDIR=$${TMPDIR:-/dev/shm}) $(PYTEST) -q -m "not slow" -n auto --dist worksteal --hypothesis-profile=quick --databases=sqlite --ignore=tests/browser
 
 bench: setup
 	$(BIN)/python bench/speed_bench.py

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 import psycopg  # noqa: F401 - loaded before the app: the suite serves PostgreSQL too (drivers.py)
 import pytest
+from hypothesis import HealthCheck, settings
 from werkzeug.routing import Rule
 
 import db
@@ -36,6 +37,15 @@ from tests.support.helpers import (
 )
 
 DATABASES = ("sqlite", "postgresql")
+
+# The property tests (tests/test_bad_input_*.py): 60 examples each in `make test`; `make test-fast` loads "quick"
+# (--hypothesis-profile=quick) and tries 20, a third of the time. No example database: every run draws afresh.
+# Each example reuses the test's app (function-scoped fixtures): what one example changes, the next may see.
+settings.register_profile(
+    "full", max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.register_profile("quick", parent=settings.get_profile("full"), max_examples=20)
+settings.load_profile("full")
 
 
 class _CompiledTemplates(jinja2.BytecodeCache):

@@ -12,7 +12,7 @@ import io
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
@@ -707,13 +707,9 @@ ANY_TEXT = st.one_of(
 ).filter(_url_encodable)
 # What arbitrary input may get: refused (422), or carried to the domain and turned down there.
 ARBITRARY_STATUS = {"/activate": {400, 422}, "/register": {200, 422}, "/login": {401, 422}}
-PROPERTY_SETTINGS = settings(
-    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
 
 
 @pytest.mark.parametrize("path", list(FORMS))
-@PROPERTY_SETTINGS
 @given(data=st.data())
 def test_property_arbitrary_text_in_any_field_never_500(app, client, registered, token, path, data):
     fields = data.draw(
@@ -726,7 +722,6 @@ def test_property_arbitrary_text_in_any_field_never_500(app, client, registered,
     assert account_status(app) == "pending"
 
 
-@PROPERTY_SETTINGS
 @given(base=st.sampled_from(list(LIVE_CHECKS)), name=ANY_TEXT, value=ANY_TEXT)
 def test_property_arbitrary_check_names_and_values_never_500(client, token, base, name, value):
     response = client.post(

@@ -12,7 +12,7 @@ import re
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
@@ -207,12 +207,6 @@ def test_link_urls_that_are_not_one_token(app, client, registered, mailbox, toke
         answers(app, client, "POST", mailbox.last_link(), 405, unchanged="core", data={"csrf_token": token})
 
 
-PROPERTY_SETTINGS = settings(
-    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-
-
-@PROPERTY_SETTINGS
 @given(tail=st.text(st.characters(codec="ascii"), max_size=600))
 def test_property_arbitrary_link_tokens_never_500(app, client, registered, tail):
     response = client.get(f"/activate/{quote(tail, safe='')}") if tail else client.get("/activate")
