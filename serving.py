@@ -185,13 +185,11 @@ def worker_app(app):
 
 
 def worker_class(app):
-    """gunicorn's worker for *app*: threads taking turns on SQLite (turn_worker), its plain thread worker on
-    PostgreSQL."""
-    if db.is_postgres(app.extensions["kapu_database"]):
-        return "gthread"
-    from turn_worker import TurnTakingWorker
+    """gunicorn's worker for *app*: its thread worker sharing new connections fairly among the workers, with threads
+    taking turns on SQLite (turn_worker)."""
+    from turn_worker import SharingThreadWorker, TurnTakingWorker
 
-    return TurnTakingWorker
+    return SharingThreadWorker if db.is_postgres(app.extensions["kapu_database"]) else TurnTakingWorker
 
 
 def create_worker_app():

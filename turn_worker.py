@@ -1,16 +1,82 @@
-"""gunicorn's thread worker whose request threads take turns (turns.TurnPool): `serve`'s worker on SQLite.
+"""`serve`'s gunicorn workers: thread workers that share new connections fairly, and on SQLite take turns.
 
-gunicorn loads it by name (`--worker-class turn_worker.TurnTakingWorker`); it needs fork, as gunicorn does.
+`SharingThreadWorker` is gunicorn's thread worker (gthread) that accepts a new connection only while it holds no
+more than its share of all the workers' connections; `TurnTakingWorker` adds request threads taking turns
+(turns.TurnPool) and is the worker on SQLite. gunicorn loads them by name (`--worker-class
+turn_worker.TurnTakingWorker`); they need fork, as gunicorn does.
 """
 
+import mmap
 import select
+import struct
+import time
 
 from gunicorn.workers import gthread
 
 import turns
 
+# How many connections each worker holds, in memory every worker shares: mapped when this module is imported, which
+# is in gunicorn's master (it loads the worker class before it forks), so every worker it forks sees the same page.
+# A slot per worker (its spawn number, modulo): its connection count and when it last wrote it.
+_SLOTS = 64
+_SLOT = struct.Struct("qd")
+# A worker writes its slot at every turn of its event loop, which waits at most a second: an older slot is a worker
+# that is gone.
+_GONE_AFTER_SECONDS = 5.0
+# A worker may hold this many connections above the even share before it leaves new ones to the others.
+_SHARE_SLACK = 1
+_connections = mmap.mmap(-1, _SLOTS * _SLOT.size)
 
-class TurnTakingWorker(gthread.ThreadWorker):
+
+def even_share(counts) -> int:
+    """The most connections any one worker holds when *counts* (one per worker) are spread evenly."""
+    return -(-sum(counts) // max(1, len(counts)))
+
+
+class SharingThreadWorker(gthread.ThreadWorker):
+    """A connection kept alive stays with the worker that accepted it, for as long as its client keeps it. When many
+    arrive at once (a proxy's connection pool, a wave of browsers), the worker whose main thread happens to run first
+    accepted them all while the others idled: in `make bench`, one worker then served everything at half the
+    throughput, in about one run in three. So a worker above its share stops accepting until it is back within it,
+    and the worker with the fewest connections always accepts."""
+
+    def init_process(self):
+        self._slot_offset = (self.age % _SLOTS) * _SLOT.size
+        super().init_process()
+
+    def _publish(self, now=None):
+        _SLOT.pack_into(_connections, self._slot_offset, self.nr_conns, time.monotonic() if now is None else now)
+
+    def _within_share(self) -> bool:
+        now = time.monotonic()
+        self._publish(now)
+        counts = [count for count, at in _SLOT.iter_unpack(_connections) if now - at < _GONE_AFTER_SECONDS]
+        return self.nr_conns <= even_share(counts) + _SHARE_SLACK
+
+    def set_accept_enabled(self, enabled):
+        """gunicorn's loop asks again at every turn while accepting is off: a worker back within its share accepts."""
+        super().set_accept_enabled(enabled and self._within_share())
+
+    def accept(self, listener):
+        super().accept(listener)
+        if not self._within_share():
+            super().set_accept_enabled(False)
+
+    def murder_keepalived(self, force=False):
+        """Runs at every turn of the loop (after closing idle connections): the slot stays current."""
+        super().murder_keepalived(force)
+        self._publish()
+
+    def run(self):
+        try:
+            super().run()
+        finally:
+            _SLOT.pack_into(_connections, self._slot_offset, 0, 0.0)  # gone: the others stop counting it
+
+
+class TurnTakingWorker(SharingThreadWorker):
+    """The worker on SQLite: its request threads take turns (turns.TurnPool)."""
+
     def get_thread_pool(self):
         """gunicorn's documented hook for the worker's pool; the pool is also where a login gives its turn up."""
         turns.current = turns.TurnPool(self.cfg.threads)

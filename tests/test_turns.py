@@ -141,13 +141,13 @@ def test_the_pool_serves_the_app_and_a_page_is_answered_while_a_login_runs_argon
 
 def test_serve_takes_turns_on_sqlite_and_lets_threads_run_freely_on_postgresql(app, database_url):
     import serving
-    from turn_worker import TurnTakingWorker
+    from turn_worker import SharingThreadWorker, TurnTakingWorker
 
     chosen = serving.worker_class(app)
     if database_url.startswith("sqlite"):
         assert chosen is TurnTakingWorker
     else:
-        assert chosen == "gthread"
+        assert chosen is SharingThreadWorker
 
 
 def test_outside_a_server_nothing_waits_for_a_turn(app, services):

@@ -1,0 +1,146 @@
+"""`serve`'s workers share a burst of new connections (turn_worker.SharingThreadWorker): a connection kept alive
+stays with the worker that accepted it, so one worker must not take them all while the others are slow to wake."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.served import ROOT, clean_environment
+from tests.smtp_server import free_port
+from turn_worker import even_share
+
+pytestmark = pytest.mark.slow  # starts gunicorn as a process
+
+BURST = 12
+
+
+def test_the_even_share_rounds_up_and_counts_every_worker():
+    assert even_share([]) == 0
+    assert even_share([4, 0]) == 2
+    assert even_share([5, 0]) == 3
+    assert even_share([3, 3, 3]) == 3
+
+
+def _children(pid):
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _start_two_workers():
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--workers",
+            "2",
+            "--worker-class",
+            "turn_worker.TurnTakingWorker",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "tests.support.pid_app:app",
+        ],
+        cwd=ROOT,
+        env=clean_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if len(_children(server.pid)) == 2:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return server, port
+            except OSError:
+                pass
+        time.sleep(0.05)
+    server.kill()
+    pytest.fail("gunicorn did not start two workers")
+
+
+def _body(response: bytes) -> bytes | None:
+    """The body of a whole answer (headers and Content-Length bytes); None while it is still arriving."""
+    head, separator, body = response.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), None
+    )
+    return body if separator and length is not None and len(body) >= length else None
+
+
+class Burst:
+    """BURST connections opened at once, each sending one request and keeping its connection."""
+
+    def __init__(self, port):
+        self.sockets = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(BURST)]
+        for sock in self.sockets:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: kapu.test\r\n\r\n")
+        self.received = {sock: b"" for sock in self.sockets}
+
+    def answered_by(self, seconds):
+        """The worker process ids that answered, reading whatever arrives within *seconds*."""
+        deadline = time.monotonic() + seconds
+        while (waiting := [s for s in self.sockets if _body(self.received[s]) is None]) and (
+            left := deadline - time.monotonic()
+        ) > 0:
+            for sock in select.select(waiting, [], [], left)[0]:
+                self.received[sock] += sock.recv(4096)
+        return [int(body) for body in map(_body, self.received.values()) if body is not None]
+
+    def close(self):
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_a_burst_goes_to_the_other_worker_too_and_a_worker_that_stopped_is_left_out_after_5_s():
+    server, port = _start_two_workers()
+    burst = None
+    try:
+        awake, asleep = _children(server.pid)
+        os.kill(asleep, signal.SIGSTOP)  # as if its main thread were slow to get a core
+        try:
+            burst = Burst(port)
+            first = burst.answered_by(1.5)
+            # Alone, the awake worker stops at its share of the 12 (with the other's count 0) plus one: 4.
+            assert set(first) == {awake} and 1 <= len(first) <= 5, first
+            # A worker that publishes nothing for 5 s is taken for gone: the awake one then takes the rest.
+            assert burst.answered_by(8) == [awake] * BURST
+        finally:
+            os.kill(asleep, signal.SIGCONT)
+    finally:
+        if burst:
+            burst.close()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_burst_is_shared_as_soon_as_the_other_worker_wakes():
+    server, port = _start_two_workers()
+    burst = None
+    try:
+        awake, asleep = _children(server.pid)
+        os.kill(asleep, signal.SIGSTOP)
+        try:
+            burst = Burst(port)
+            assert len(burst.answered_by(1.5)) <= 5
+        finally:
+            os.kill(asleep, signal.SIGCONT)
+        answered = burst.answered_by(10)
+        assert len(answered) == BURST
+        assert answered.count(asleep) >= BURST - 5, answered
+    finally:
+        if burst:
+            burst.close()
+        server.terminate()
+        server.wait(timeout=30)
