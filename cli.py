@@ -18,6 +18,7 @@ import operator_cli
 import serving
 from domain import delivery, desk, notices, offices, registration, upkeep
 from domain.delivery import SmtpSettings
+from forms.desk import NoticeForm
 from forms.registration import RegistrationForm
 from models import Account, Notice
 from operator_cli import CommandError, with_schema
@@ -31,14 +32,12 @@ def add_commands(app):
     operator_cli.add_commands(app)
 
 
-def _validated_registration(username, full_name, email):
-    """The online form's own validators check what the clerk typed: one rule, wherever it is entered."""
-    form = RegistrationForm(
-        formdata=MultiDict({"username": username, "full_name": full_name, "email": email}), meta={"csrf": False}
-    )
+def _validated(form_class, **fields):
+    """The web form's own validators check what was typed on the command line: one rule, wherever it is entered."""
+    form = form_class(formdata=MultiDict(fields), meta={"csrf": False})
     if not form.validate():
-        name, messages = next(iter(form.errors.items()))
-        raise CommandError(f"--{name.replace('_', '-')}: {messages[0]}")
+        name = next(name for name in fields if form[name].errors)  # the first in the order given
+        raise CommandError(f"--{name.replace('_', '-')}: {form[name].errors[0]}")
     return form
 
 
@@ -51,7 +50,7 @@ def _validated_registration(username, full_name, email):
 @with_schema
 def register_citizen(username, full_name, email, office, language):
     """Record an in-person registration and e-mail the one-time code (never printed)."""
-    form = _validated_registration(username, full_name, email)
+    form = _validated(RegistrationForm, username=username, full_name=full_name, email=email)
     if office and offices.by_code(office) is None:
         raise CommandError(f"--office {office!r} is not a known registration office")
     services = current_app.extensions["kapu"]
@@ -209,15 +208,21 @@ def _moment(value, option):
 @with_schema
 def notice_add(title, body, service, still_works, contact, severity, detected_at, until):
     """Publish a notice: it shows on every page until it ends."""
-    for name, value, cap in (("--title", title, 200), ("--body", body, 4000), ("--service", service, 200)):
-        if len(value) > cap or (name != "--service" and not value.strip()):
-            raise CommandError(f"{name} must be 1 to {cap} characters")
-    notice = notices.add(
+    form = _validated(
+        NoticeForm,
         title=title,
         body=body,
-        service=service,
+        service=service or title,
         still_works=still_works,
         contact=contact,
+        severity=severity,
+    )
+    notice = notices.add(
+        title=form.title.data,
+        body=form.body.data,
+        service=form.service.data,
+        still_works=form.still_works.data or "",
+        contact=form.contact.data or "",
         severity=severity,
         detected_at=_moment(detected_at, "--detected-at"),
         until=_moment(until, "--until"),

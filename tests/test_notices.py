@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from models import Notice
 from tests.support.helpers import csrf_token
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -39,6 +40,31 @@ def test_cli_add_list_and_end(runner, client):
 def test_cli_refuses_bad_dates_with_one_line(runner):
     result = runner.invoke(args=["notice", "add", "--title", "T", "--body", "B", "--detected-at", "yesterday"])
     assert result.exit_code != 0 and "--detected-at" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--title", "Karban\u202etartás"),  # a bidi override: the banner on every page would read backwards
+        ("--body", "Szombaton\x1b[2J"),
+        ("--contact", "ügyfél\u200bszolgálat"),
+        ("--title", "x" * 201),
+        ("--still-works", "y" * 2001),
+        ("--body", "   "),
+    ],
+)
+def test_cli_refuses_the_text_the_desk_form_refuses(runner, option, value):
+    given = {"--title": "Karbantartás", "--body": "Szombaton reggelig.", option: value}
+    result = runner.invoke(args=["notice", "add", *[part for pair in given.items() for part in pair]])
+    assert result.exit_code != 0 and option in result.output and "published" not in result.output
+    assert runner.invoke(args=["notice", "list"]).output == ""
+
+
+def test_cli_keeps_line_breaks_in_the_body_as_the_desk_form_does(app, runner):
+    added = runner.invoke(args=["notice", "add", "--title", "Karbantartás", "--body", "Szombaton\r\nreggelig."])
+    assert added.exit_code == 0, added.output
+    with app.app_context():
+        assert Notice.get().body == "Szombaton\nreggelig."
 
 
 @pytest.mark.parametrize("path", ["/", "/activate", "/login", "/register", "/help/activation", "/notices"])
