@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from datetime import datetime
@@ -39,6 +40,7 @@ _ALLOWED_TAGS = {
 }
 SLUG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 SHIPPED = Path(__file__).resolve().parent.parent / "content" / "help"
+BODY_LANGUAGES = ("hu", "en")  # an article's body columns: body_hu, body_en
 
 
 @functools.cache
@@ -86,18 +88,49 @@ def _shipped_entries(folder: Path) -> tuple[dict, ...]:
     return tuple(json.loads((folder / "articles.json").read_text(encoding="utf-8")))
 
 
+def _body(folder: Path, slug: str, language: str) -> str:
+    return (folder / f"{slug}.{language}.md").read_text(encoding="utf-8")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _outdated(entries, stored) -> list[tuple[dict, str]]:
+    """(entry, language) of every stored body that is still an earlier shipped text (its digest listed in the
+    entry's `earlier_bodies`): nobody has edited it, so a release may bring it up to date."""
+    return [
+        (entry, language)
+        for entry in entries
+        if entry["slug"] in stored
+        for language in BODY_LANGUAGES
+        if _digest(stored[entry["slug"]][language]) in entry.get("earlier_bodies", {}).get(language, ())
+    ]
+
+
 def seed_articles(folder):
-    """Add the shipped articles (content/help) that the database does not have yet; edits are kept. Every start
-    calls this: when none is missing (the usual case) it only reads, and takes no write lock."""
+    """Add the shipped articles (content/help) that the database does not have yet, and bring a body nobody has
+    edited up to the shipped text; edits are kept. Every start calls this: when there is nothing to do (the usual
+    case) it only reads, and takes no write lock."""
     folder = Path(folder)
     entries = _shipped_entries(folder)
-    slugs = [entry["slug"] for entry in entries]
-    if Article.select().where(Article.slug.in_(slugs)).count() == len(slugs):
+    query = Article.select(Article.slug, Article.body_hu, Article.body_en)
+    stored = {
+        a.slug: {"hu": a.body_hu, "en": a.body_en} for a in query.where(Article.slug.in_([e["slug"] for e in entries]))
+    }
+    if len(stored) == len(entries) and not _outdated(entries, stored):
         return
     with database.atomic():
         db.lock_key(database, "seed-help-articles")  # two servers starting at once: one adds, the other sees them
+        stored = {a.slug: {"hu": a.body_hu, "en": a.body_en} for a in query}
+        for entry, language in _outdated(entries, stored):
+            body = getattr(Article, f"body_{language}")
+            Article.update({body: _body(folder, entry["slug"], language), Article.modified_at: clock.now()}).where(
+                Article.slug == entry["slug"], body == stored[entry["slug"]][language]
+            ).execute()
+            audit.record("article_saved", "done", actor="release", detail=f"{entry['slug']} ({language})")
         for entry in entries:
-            if Article.select().where(Article.slug == entry["slug"]).exists():
+            if entry["slug"] in stored:
                 continue
             created = datetime.fromisoformat(entry["created"])
             Article.create(
@@ -109,6 +142,6 @@ def seed_articles(folder):
                 source_en=entry.get("source_en", ""),
                 created_at=created,
                 modified_at=created,
-                body_hu=(folder / f"{entry['slug']}.hu.md").read_text(encoding="utf-8"),
-                body_en=(folder / f"{entry['slug']}.en.md").read_text(encoding="utf-8"),
+                body_hu=_body(folder, entry["slug"], "hu"),
+                body_en=_body(folder, entry["slug"], "en"),
             )

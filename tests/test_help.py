@@ -1,8 +1,14 @@
 """Help articles: breadcrumbs, dates, source, both languages, safe Markdown, editing with a preview."""
 
+import hashlib
+import json
 import re
+import shutil
+from pathlib import Path
 
+from domain import clock, codes
 from domain import help as articles
+from models import Article, AuditEvent
 from tests.support.helpers import STAFF_PASSWORD, csrf_token
 
 
@@ -99,3 +105,31 @@ def test_an_admin_edits_with_a_preview_and_the_modified_date_updates(app, auth, 
 def test_help_index_lists_the_hierarchy(client):
     html = client.get("/help?lang=en").get_data(as_text=True)
     assert "Registration and your account" in html and "Activation: opening your account" in html
+
+
+def test_the_article_shows_the_codes_shape_as_the_form_does(client):
+    for language in ("hu", "en"):
+        assert codes.EXAMPLE in client.get(f"/help/activation?lang={language}").get_data(as_text=True)
+
+
+def test_a_release_brings_an_unedited_body_up_to_the_shipped_text_and_keeps_an_edited_one(app, tmp_path, frozen_clock):
+    shipped = Path(articles.SHIPPED)
+    folder = tmp_path / "help"
+    shutil.copytree(shipped, folder)
+    manifest = json.loads((folder / "articles.json").read_text(encoding="utf-8"))
+    activation = next(entry for entry in manifest if entry["slug"] == "activation")
+    earlier = {"hu": "Korábbi szöveg.", "en": "The text an earlier release shipped."}
+    activation["earlier_bodies"] = {lang: [hashlib.sha256(text.encode()).hexdigest()] for lang, text in earlier.items()}
+    (folder / "articles.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with app.app_context():
+        Article.update(body_en=earlier["en"], body_hu="Az ügyintéző átírta.").where(
+            Article.slug == "activation"
+        ).execute()
+        frozen_clock.advance(days=1)
+        released = clock.now()
+        articles.seed_articles(folder)
+        article = Article.get(Article.slug == "activation")
+        assert article.body_en == (shipped / "activation.en.md").read_text(encoding="utf-8")
+        assert article.body_hu == "Az ügyintéző átírta."  # edited: kept
+        assert article.modified_at >= released
+        assert AuditEvent.get(AuditEvent.kind == "article_saved").detail == "activation (en)"
