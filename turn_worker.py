@@ -8,8 +8,11 @@ turn_worker.TurnTakingWorker`); they need fork, as gunicorn does.
 
 import mmap
 import select
+import selectors
 import struct
 import time
+from concurrent import futures
+from functools import partial
 
 from gunicorn.workers import gthread
 
@@ -81,6 +84,35 @@ class TurnTakingWorker(SharingThreadWorker):
         """gunicorn's documented hook for the worker's pool; the pool is also where a login gives its turn up."""
         turns.current = turns.TurnPool(self.cfg.threads)
         return turns.current
+
+    def enqueue_req(self, conn):
+        self.tpool.submit(self._serve_connection, conn)
+
+    def _serve_connection(self, conn):
+        """Serve the connection's request; a connection kept alive then goes back to the poller from this thread.
+
+        gunicorn hands every finished request to the main thread (a pipe write, a wake-up, a callback), which
+        then has to take the interpreter lock from the thread holding the turn: once per request, on top of the
+        wake-up for the next request. A connection kept alive needs none of it. Anything else (a closed or
+        deferred connection, an error, a stopping worker) goes to gunicorn's own finish_request as before."""
+        done = futures.Future()
+        try:
+            result = self.handle(conn)
+            if result is True and self.alive and not conn.parser.unreader.buf.getvalue():
+                conn.sock.setblocking(False)
+                conn.set_timeout()
+                self.keepalived_conns.append(conn)  # before the poller can report it readable
+                self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
+                return
+            done.set_result(result)
+        except BaseException as error:  # gunicorn's finish_request closes the connection
+            done.set_exception(error)
+        self.method_queue.defer(self.finish_request, conn, done)
+
+    def _cap_keepalive(self, deadline):
+        """gunicorn's, over a copy: the pool's threads may add a connection while the stopping loop goes through."""
+        for conn in list(self.keepalived_conns):
+            conn.timeout = min(conn.timeout, deadline)
 
     def handle(self, conn):
         """A new connection whose request has not arrived yet (a browser's preconnect, a slow client) waits for it

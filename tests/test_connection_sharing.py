@@ -144,3 +144,27 @@ def test_a_burst_is_shared_as_soon_as_the_other_worker_wakes():
             burst.close()
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_kept_alive_connection_serves_request_after_request_and_a_stop_closes_it():
+    """TurnTakingWorker hands a kept-alive connection back to the poller from the pool's thread: every request on
+    it is answered by the same worker, and a stopping worker still closes it within gunicorn's linger."""
+    server, port = _start_two_workers()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            answered = []
+            for _ in range(30):
+                connection.sendall(b"GET / HTTP/1.1\r\nHost: kapu.test\r\n\r\n")
+                received = b""
+                while _body(received) is None:
+                    received += connection.recv(4096)
+                answered.append(int(_body(received)))
+            assert len(set(answered)) == 1 and answered[0] in _children(server.pid)
+            stopping = time.monotonic()
+            server.terminate()
+            assert connection.recv(4096) == b""  # closed by the worker, not left to the client
+            assert time.monotonic() - stopping < 10
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
