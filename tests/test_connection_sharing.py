@@ -3,6 +3,7 @@ stays with the worker that accepted it, so one worker must not take them all whi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -103,68 +104,75 @@ class Burst:
             sock.close()
 
 
-def test_a_burst_goes_to_the_other_worker_too_and_a_worker_that_stopped_is_left_out_after_5_s():
+@pytest.fixture
+def two_workers():
+    """(server process, port); stopped at the end (killed if it does not stop)."""
     server, port = _start_two_workers()
-    burst = None
-    try:
-        awake, asleep = _children(server.pid)
-        os.kill(asleep, signal.SIGSTOP)  # as if its main thread were slow to get a core
-        try:
-            burst = Burst(port)
-            first = burst.answered_by(1.5)
-            # Alone, the awake worker stops at its share of the 12 (with the other's count 0) plus one: 4.
-            assert set(first) == {awake} and 1 <= len(first) <= 5, first
-            # A worker that publishes nothing for 5 s is taken for gone: the awake one then takes the rest.
-            assert burst.answered_by(8) == [awake] * BURST
-        finally:
-            os.kill(asleep, signal.SIGCONT)
-    finally:
-        if burst:
-            burst.close()
+    yield server, port
+    if server.poll() is None:
         server.terminate()
-        server.wait(timeout=30)
-
-
-def test_a_burst_is_shared_as_soon_as_the_other_worker_wakes():
-    server, port = _start_two_workers()
-    burst = None
-    try:
-        awake, asleep = _children(server.pid)
-        os.kill(asleep, signal.SIGSTOP)
         try:
-            burst = Burst(port)
-            assert len(burst.answered_by(1.5)) <= 5
-        finally:
-            os.kill(asleep, signal.SIGCONT)
-        answered = burst.answered_by(10)
-        assert len(answered) == BURST
-        assert answered.count(asleep) >= BURST - 5, answered
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@contextlib.contextmanager
+def frozen(pid):
+    """The process stopped (SIGSTOP) for the block: as if its main thread never got a core."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
     finally:
-        if burst:
-            burst.close()
-        server.terminate()
-        server.wait(timeout=30)
+        os.kill(pid, signal.SIGCONT)
 
 
-def test_a_kept_alive_connection_serves_request_after_request_and_a_stop_closes_it():
+@pytest.fixture
+def burst():
+    opened = []
+    yield lambda port: opened.append(Burst(port)) or opened[-1]
+    for each in opened:
+        each.close()
+
+
+def test_a_burst_goes_to_the_other_worker_too_and_a_worker_that_stopped_is_left_out_after_5_s(two_workers, burst):
+    server, port = two_workers
+    awake, asleep = _children(server.pid)
+    with frozen(asleep):
+        connections = burst(port)
+        first = connections.answered_by(1.5)
+        # Alone, the awake worker stops at its share of the 12 (with the other's count 0) plus one: 4.
+        assert set(first) == {awake} and 1 <= len(first) <= 5, first
+        # A worker that publishes nothing for 5 s is taken for gone: the awake one then takes the rest.
+        assert connections.answered_by(8) == [awake] * BURST
+
+
+def test_a_burst_is_shared_as_soon_as_the_other_worker_wakes(two_workers, burst):
+    server, port = two_workers
+    _awake, asleep = _children(server.pid)
+    with frozen(asleep):
+        connections = burst(port)
+        assert len(connections.answered_by(1.5)) <= 5
+    answered = connections.answered_by(10)
+    assert len(answered) == BURST
+    assert answered.count(asleep) >= BURST - 5, answered
+
+
+def test_a_kept_alive_connection_serves_request_after_request_and_a_stop_closes_it(two_workers):
     """TurnTakingWorker hands a kept-alive connection back to the poller from the pool's thread: every request on
     it is answered by the same worker, and a stopping worker still closes it within gunicorn's linger."""
-    server, port = _start_two_workers()
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-            answered = []
-            for _ in range(30):
-                connection.sendall(b"GET / HTTP/1.1\r\nHost: kapu.test\r\n\r\n")
-                received = b""
-                while _body(received) is None:
-                    received += connection.recv(4096)
-                answered.append(int(_body(received)))
-            assert len(set(answered)) == 1 and answered[0] in _children(server.pid)
-            stopping = time.monotonic()
-            server.terminate()
-            assert connection.recv(4096) == b""  # closed by the worker, not left to the client
-            assert time.monotonic() - stopping < 10
-        assert server.wait(timeout=30) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
+    server, port = two_workers
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        answered = []
+        for _ in range(30):
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: kapu.test\r\n\r\n")
+            received = b""
+            while _body(received) is None:
+                received += connection.recv(4096)
+            answered.append(int(_body(received)))
+        assert len(set(answered)) == 1 and answered[0] in _children(server.pid)
+        stopping = time.monotonic()
+        server.terminate()
+        assert connection.recv(4096) == b""  # closed by the worker, not left to the client
+        assert time.monotonic() - stopping < 10
+    assert server.wait(timeout=30) == 0
