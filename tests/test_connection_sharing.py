@@ -58,17 +58,26 @@ def _start_two_workers():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # Ready when both workers answer: each is then in its loop and has written its count (a worker that has not
+    # yet counts as gone, and the other would take every connection). Six connections held open at once are more
+    # than one worker's share, so both answer as soon as both run.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if len(_children(server.pid)) == 2:
+        workers = set(_children(server.pid))
+        try:
+            probes = Burst(port, 6)
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                ready = len(workers) == 2 and set(probes.answered_by(5)) == workers
+            finally:
+                probes.close()
+            if ready:
+                time.sleep(1.5)  # each worker sees its probes closed and writes its count (0) again
                 return server, port
-            except OSError:
-                pass
-        time.sleep(0.05)
+        except OSError:
+            pass
+        time.sleep(0.1)
     server.kill()
-    pytest.fail("gunicorn did not start two workers")
+    pytest.fail("gunicorn's two workers did not both answer")
 
 
 def _body(response: bytes) -> bytes | None:
@@ -81,10 +90,10 @@ def _body(response: bytes) -> bytes | None:
 
 
 class Burst:
-    """BURST connections opened at once, each sending one request and keeping its connection."""
+    """Connections opened at once (BURST of them), each sending one request and keeping its connection."""
 
-    def __init__(self, port):
-        self.sockets = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(BURST)]
+    def __init__(self, port, count=BURST):
+        self.sockets = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(count)]
         for sock in self.sockets:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: kapu.test\r\n\r\n")
         self.received = {sock: b"" for sock in self.sockets}
