@@ -274,7 +274,7 @@ def mailbox(app):
 
 @pytest.fixture
 def csrf(client):
-    return lambda path="/activate": csrf_token(client, path)
+    return lambda path=None: csrf_token(client, path)
 
 
 @pytest.fixture

@@ -91,8 +91,8 @@ def test_metrics_from_loopback_count_requests_failed_logins_and_the_outbox(clien
     assert response.status_code == 200 and response.mimetype == "text/plain"
     text = response.get_data(as_text=True)
     assert (
-        metric_sample(text, "kapu_http_requests_total", route="/activate", status="200")
-        == metric_sample(before, "kapu_http_requests_total", route="/activate", status="200") + 1
+        metric_sample(text, "kapu_http_requests_total", route="/activate", method="GET", status="200")
+        == metric_sample(before, "kapu_http_requests_total", route="/activate", method="GET", status="200") + 1
     )
     assert metric_sample(text, "kapu_login_failures_total") == metric_sample(before, "kapu_login_failures_total") + 1
     assert metric_sample(text, "kapu_http_request_duration_seconds_count", route="/activate") >= 1
