@@ -16,7 +16,7 @@ import pkgutil
 import re
 from datetime import UTC, datetime
 
-from peewee import PostgresqlDatabase, SqliteDatabase
+from peewee import PostgresqlDatabase, SqliteDatabase, fn
 from playhouse.migrate import SchemaMigrator
 
 from migrations.v001_initial import TABLES as _INITIAL_TABLES
@@ -57,8 +57,9 @@ def current_version(database) -> int | None:
     tables = set(database.get_tables())
     if SchemaVersion._meta.table_name not in tables:
         return None if tables & _KAPU_TABLES else 0
-    with database.bind_ctx([SchemaVersion]):
-        return max((row.version for row in SchemaVersion.select(SchemaVersion.version)), default=0)
+    # Run on *database* itself, not through a model bound to it for the while: binding is for the whole process,
+    # so two threads reading two databases at once would unbind each other's model mid-query.
+    return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar(database) or 0
 
 
 def problem(database) -> str | None:

@@ -233,6 +233,38 @@ def test_two_processes_starting_at_once_apply_each_step_once(tmp_path, monkeypat
     assert versions_of(path) == [n for n, _ in REAL_STEPS] + [number]
 
 
+def test_two_threads_read_the_versions_of_two_databases_at_once(tmp_path):
+    """Each thread reads its own database's version (one released, one upgraded): never the other's, never none."""
+    released_database(tmp_path / "old.db")
+    released_database(tmp_path / "new.db")
+    upgraded = open_sqlite(tmp_path / "new.db")
+    migrations.upgrade(upgraded)
+    expected = {open_sqlite(tmp_path / "old.db"): 1, upgraded: migrations.latest()}
+    start, seen, errors = threading.Barrier(2, timeout=30), {}, []
+
+    def read(database):
+        start.wait()
+        try:
+            seen[expected[database]] = {migrations.current_version(database) for _ in range(500)}
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=read, args=(database,)) for database in expected]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns between almost every two bytecodes
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        sys.setswitchinterval(interval)
+    for database in expected:
+        database.close()
+    assert errors == []
+    assert seen == {version: {version} for version in expected.values()}
+
+
 def test_a_server_starting_while_another_creates_the_schema_waits_and_finds_it_current(database_url, monkeypatch):
     """Two servers started at once on an empty database: the second must not see half a schema and refuse it."""
     creating = threading.Event()
