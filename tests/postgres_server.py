@@ -1,6 +1,7 @@
 """A real PostgreSQL server for tests: Debian's server binaries, a throw-away cluster on a free loopback port.
 
 initdb and postgres refuse to run as root: as root, the cluster is run as the `postgres` system user.
+The server is started by the thread that runs the tests and ends with their process.
 Durability is switched off (fsync, synchronous_commit): a test cluster never has to survive a power cut.
 """
 
@@ -41,6 +42,9 @@ class PostgresServer:
             shutil.chown(self.root, "postgres", "postgres")
             # setpriv execs in place (no parent process in between), so signals reach the server itself.
             self._as_owner = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+        # The server stops (SIGINT, its fast shutdown) when the test process that started it dies, even by kill -9.
+        # A second setpriv sets it after the first changed the user, since a change of user clears it.
+        self._dies_with_tests = ["setpriv", "--pdeathsig=INT", "--"] if shutil.which("setpriv") else []
 
     def start(self, timeout=30.0):
         subprocess.run(
@@ -64,6 +68,7 @@ class PostgresServer:
         self.process = subprocess.Popen(
             [
                 *self._as_owner,
+                *self._dies_with_tests,
                 str(self.bin_dir / "postgres"),
                 "-D",
                 str(self.data),
