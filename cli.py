@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 import migrations
 import operator_cli
 import serving
+from config import LANGUAGES
 from domain import delivery, desk, notices, offices, registration, upkeep
 from domain.delivery import SmtpSettings
 from forms.desk import NoticeForm
@@ -205,8 +206,9 @@ def _moment(value, option):
 @click.option("--severity", type=click.Choice(notices.SEVERITIES), default="disruption")
 @click.option("--detected-at", default=None, help="ISO date-time; default now")
 @click.option("--until", default=None, help="ISO date-time the notice ends by itself")
+@click.option("--language", type=click.Choice(LANGUAGES), default=None, help="written in (default KAPU_LANGUAGE)")
 @with_schema
-def notice_add(title, body, service, still_works, contact, severity, detected_at, until):
+def notice_add(title, body, service, still_works, contact, severity, detected_at, until, language):
     """Publish a notice: it shows on every page until it ends."""
     form = _validated(
         NoticeForm,
@@ -216,6 +218,7 @@ def notice_add(title, body, service, still_works, contact, severity, detected_at
         still_works=still_works,
         contact=contact,
         severity=severity,
+        language=language or current_app.config["KAPU_LANGUAGE"],
     )
     notice = notices.add(
         title=form.title.data,
@@ -226,6 +229,7 @@ def notice_add(title, body, service, still_works, contact, severity, detected_at
         severity=severity,
         detected_at=_moment(detected_at, "--detected-at"),
         until=_moment(until, "--until"),
+        language=form.language.data,
         actor="cli",
     )
     click.echo(f"Notice {notice.id} published.")

@@ -162,6 +162,7 @@ class Notice(BaseModel):
     still_works = TextField(default="")
     contact = CharField(max_length=200, default="")
     severity = CharField(max_length=16, default="disruption")  # info | disruption | outage
+    language = CharField(max_length=2, null=True)  # hu | en, as written; None for notices from before v010
     detected_at = DateTimeField()
     until = DateTimeField(null=True)  # planned end, if one is known
     resolved_at = DateTimeField(null=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from config import LANGUAGES
 from domain import audit, clock
 from models import Notice, database
 
@@ -33,10 +34,14 @@ def add(
     severity="disruption",
     detected_at=None,
     until=None,
+    language=None,
     actor=None,
 ) -> Notice:
+    """A notice written in *language* (hu or en; None: not said), current from *detected_at* (default now)."""
     if severity not in SEVERITIES:
         raise ValueError("severity must be info, disruption or outage")
+    if language is not None and language not in LANGUAGES:
+        raise ValueError("language must be hu or en")
     now = clock.now()
     with database.atomic():
         notice = Notice.create(
@@ -46,6 +51,7 @@ def add(
             still_works=still_works,
             contact=contact,
             severity=severity,
+            language=language,
             detected_at=detected_at or now,
             until=until,
             created_at=now,

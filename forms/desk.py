@@ -52,6 +52,10 @@ class NoticeForm(KapuForm):
     detected_at = DateTimeLocalField(
         _l("Fault detected (local time)"), validators=[Optional()], format="%Y-%m-%dT%H:%M"
     )
+    # Each language by its own name, as a reader of that language looks for it.
+    language = SelectField(
+        _l("Language of the notice"), choices=[SelectChoice("hu", "magyar"), SelectChoice("en", "English")]
+    )
 
 
 def _multiline(label, max_length):

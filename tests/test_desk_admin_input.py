@@ -62,6 +62,7 @@ def add_notice(admin, **fields):
         "contact": "",
         "severity": "disruption",
         "detected_at": "2026-11-25T10:00",
+        "language": "hu",
         **fields,
     }
     return admin.post("/desk/notices", data=data)

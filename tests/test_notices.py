@@ -1,5 +1,6 @@
 """Service notices: CLI add/list/end, the banner on every page, past ones listed, a valid Atom feed."""
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -137,7 +138,10 @@ def test_the_atom_feed_is_valid(runner, client):
 
 def test_an_admin_manages_notices_at_the_desk(app, auth, client):
     admin = auth.staff_login("admin.one", "admin")
-    token = csrf_token(admin, "/desk/notices")
+    form = admin.get("/desk/notices").get_data(as_text=True)
+    # The language the notice is written in: the admin's own page language unless they choose the other.
+    assert re.search(r'<option selected value="en">English</option>', form) and '<option value="hu">magyar' in form
+    token = csrf_token(admin)
     bad = admin.post("/desk/notices", data={"csrf_token": token, "title": ""})
     assert bad.status_code == 422 and "error-summary" in bad.get_data(as_text=True)
     created = admin.post(
@@ -151,9 +155,39 @@ def test_an_admin_manages_notices_at_the_desk(app, auth, client):
             "contact": "",
             "severity": "disruption",
             "detected_at": "2026-11-25T10:00",
+            "language": "hu",
         },
     )
     assert created.status_code == 303
-    assert "Lassú válaszidő" in client.get("/").get_data(as_text=True)
+    assert '<p lang="hu"><strong>Lassú válaszidő</strong>' in client.get("/").get_data(as_text=True)
     assert admin.post("/desk/notices/1/end", data={"csrf_token": token}).status_code == 303
     assert "Lassú válaszidő" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_notice_carries_the_language_it_is_written_in_on_pages_in_either_language(make_app):
+    """On an English page a Hungarian notice's own words are marked lang="hu" (a screen reader switches voice);
+    the labels around them stay the page's. The command line's default is the deployment's language."""
+    app = make_app(KAPU_LANGUAGE="hu")
+    runner, client = app.test_cli_runner(), app.test_client()
+    assert runner.invoke(args=[*SEED_NOTICE]).exit_code == 0
+    english = ["notice", "add", "--title", "Slow answers", "--body", "Under load.", "--language", "en"]
+    assert runner.invoke(args=english).exit_code == 0
+    with app.app_context():
+        assert [n.language for n in Notice.select().order_by(Notice.id)] == ["hu", "en"]
+    banner = client.get("/?lang=en").get_data(as_text=True)
+    assert '<p lang="hu"><strong>E-aláírás szolgáltatás hibája</strong>' in banner
+    assert 'What still works: <span lang="hu">A kérelem elektronikusan beadható.</span>' in banner
+    assert '<p lang="en"><strong>Slow answers</strong>' in banner
+    listed = client.get("/notices?lang=en").get_data(as_text=True)
+    assert '<h3 id="notice-1" lang="hu">E-aláírás szolgáltatás hibája</h3>' in listed
+    assert '<dt>What happened</dt><dd lang="hu">' in listed
+    refused = runner.invoke(args=[*english[:-1], "de"])
+    assert refused.exit_code != 0 and "--language" in refused.output
+
+
+def test_a_notice_from_before_languages_were_recorded_is_left_unmarked(app, runner, client):
+    assert runner.invoke(args=SEED_NOTICE).exit_code == 0
+    with app.app_context():
+        Notice.update(language=None).execute()  # as the upgrade leaves one published before it
+    page = client.get("/notices").get_data(as_text=True)
+    assert '<h3 id="notice-1">E-aláírás szolgáltatás hibája</h3>' in page and 'lang="hu"' not in page.split("<main")[-1]

@@ -6,6 +6,7 @@ import math
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
 
 from domain import audit, notices
 from domain import help as articles
@@ -56,7 +57,7 @@ def _filter_args(form):
 
 
 def _notices_page(form=None, status=200):
-    form = form or NoticeForm(formdata=None)
+    form = form or NoticeForm(formdata=None, language=str(get_locale()))
     return render_template(
         "desk_notices.html", form=form, notices=notices.all_notices(), is_current=notices.is_current
     ), status
@@ -84,6 +85,7 @@ def add_notice():
         contact=form.contact.data or "",
         severity=form.severity.data,
         detected_at=detected,
+        language=form.language.data,
         actor=g.account.username,
     )
     return redirect(url_for("desk_admin.notice_list"), code=303)
