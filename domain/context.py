@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet, MultiFernet
 
 from domain import keys, passwords
-from domain.limits import Limits
+from domain.limits import Limits, ProcessWindow
 from domain.links import CodeLinks, LinkSigner
 from domain.passwords import PasswordPolicy, new_hasher, normalising
 
@@ -43,6 +43,8 @@ class Services:
     compose: Composer
     # Verified against when a username is unknown, so the miss costs what a wrong password costs.
     decoy_hash: str = ""
+    # The live checks' per-client counts, in this process's memory (see ProcessWindow).
+    checks: ProcessWindow = field(default_factory=ProcessWindow)
 
     @classmethod
     def from_config(cls, config, compose: Composer, hasher: PasswordHasher | None = None):

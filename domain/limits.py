@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import random
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import db
 from domain import clock
 from models import Hit, database
 
 _FORGET_AFTER = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,48 @@ def backoff(limit: Limit, subject: str) -> int:
     wait = timedelta(seconds=min(30 * 2 ** min(failures - limit.max_count, 10), 900))
     remaining = (last + wait - clock.now()).total_seconds()
     return int(remaining) + 1 if remaining > 0 else 0
+
+
+class ProcessWindow:
+    """Per-client counts of the live checks, kept in this process's memory instead of the database.
+
+    A check changes nothing and tells nothing (no account, no code is looked up), so its limit only bounds the
+    CPU one client can take; counting it in the database cost a write transaction per keystroke, more than the
+    check itself. Each server process counts on its own: with N processes a client gets at most N times the limit
+    (still a bounded, small cost). The window slides as the database's does and says how long to wait the same
+    way. Clients not seen for a whole window are forgotten; past max_subjects, the least recently seen first.
+    """
+
+    def __init__(self, max_subjects: int = 20_000):
+        self.max_subjects = max_subjects
+        self._hits: OrderedDict[str, tuple[int, list[int]]] = OrderedDict()  # microseconds; least recent first
+        self._lock = threading.Lock()  # waitress and the development server run requests in threads
+
+    def take(self, limit: Limit, subject: str) -> int:
+        """Count one check if *limit* allows it; otherwise the seconds to wait (nothing counted)."""
+        now, window = (clock.now() - _EPOCH) // _MICROSECOND, limit.window_seconds * 1_000_000
+        since = now - window
+        name = f"{limit.name}:{subject}"
+        with self._lock:
+            _window, hits = self._hits.pop(name, (0, []))
+            while hits and hits[0] <= since:
+                del hits[0]
+            self._hits[name] = (window, hits)
+            if len(hits) >= limit.max_count:
+                return max(1, (hits[-limit.max_count] + window - now) // 1_000_000 + 1)
+            hits.append(now)
+            self._forget(now)
+            return 0
+
+    def _forget(self, now):
+        while self._hits:
+            window, hits = next(iter(self._hits.values()))
+            if len(self._hits) <= self.max_subjects and hits and hits[-1] > now - window:
+                return
+            self._hits.popitem(last=False)
+
+    def __len__(self):
+        return len(self._hits)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """Live checks are limited per client address and cost little, whatever is typed into them."""
 
+import sys
+import threading
 import time
 
 import pytest
 
+from domain.limits import Limit, ProcessWindow
 from models import AuditEvent
 from tests.support.helpers import Auth, csrf_token
 
@@ -126,3 +129,46 @@ def test_the_live_check_and_the_submit_analyse_the_same_bounded_prefix(app, clie
     # The same verdict both ways: the weak beginning is told live and refused on submit.
     assert "too common" in live.get_data(as_text=True)
     assert submit.status_code == 422 and "too common" in submit.get_data(as_text=True)
+
+
+def test_the_process_window_slides_and_says_how_long_to_wait(frozen_clock):
+    window, limit = ProcessWindow(), Limit("client-check", 3, 60)
+    assert [window.take(limit, "203.0.113.7") for _ in range(3)] == [0, 0, 0]
+    frozen_clock.advance(seconds=20)
+    assert window.take(limit, "203.0.113.7") == 40  # the first checks leave the window in just under 40 s
+    assert window.take(limit, "198.51.100.9") == 0  # another client counts apart
+    frozen_clock.advance(seconds=41)
+    assert window.take(limit, "203.0.113.7") == 0
+    assert window.take(limit, "203.0.113.7") == 0  # the other two are 61 s old: gone too
+    assert window.take(limit, "203.0.113.7") == 0
+    assert window.take(limit, "203.0.113.7") > 0
+
+
+def test_the_process_window_forgets_idle_clients_and_keeps_at_most_its_size(frozen_clock):
+    window, limit = ProcessWindow(max_subjects=3), Limit("client-check", 5, 60)
+    for n in range(5):
+        window.take(limit, f"192.0.2.{n}")
+    assert len(window) == 3
+    frozen_clock.advance(seconds=61)
+    window.take(limit, "192.0.2.9")
+    assert len(window) == 1
+
+
+def test_the_process_window_lets_exactly_its_limit_through_from_many_threads():
+    window, limit = ProcessWindow(), Limit("client-check", 500, 60)
+    allowed = []
+
+    def hammer():
+        allowed.append(sum(window.take(limit, "203.0.113.7") == 0 for _ in range(100)))
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert sum(allowed) == 500

@@ -112,7 +112,7 @@ def limited_checks(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        wait = limits.take(services().limits.client_checks, client_subject())
+        wait = services().checks.take(services().limits.client_checks, client_subject())
         if wait:
             account = getattr(g, "account", None)
             audit.record(request.endpoint or "check", "rate_limited", account=account, client=client_address())
