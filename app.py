@@ -8,7 +8,6 @@ import drivers  # noqa: F401, I001 - before peewee: whether the PostgreSQL drive
 import logging
 import os
 import sys
-from urllib.parse import urlsplit
 
 import click
 import peewee
@@ -20,11 +19,13 @@ import cli
 import config as kapu_config
 import csrf_rotation
 import db
+import live_checks
 import logs
 import mail
 import metrics
 import migrations
 import models
+import origins
 import proxies
 import static_files
 import views
@@ -50,7 +51,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 MAX_REQUEST_BYTES = 64 * 1024
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 csrf = csrf_rotation.RotatingCSRFProtect()  # also reads forms drawn before a key rotation
 babel = Babel()
@@ -93,6 +93,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(_security_headers)
     views.init_app(app)
     static_files.install(app, SECURITY_HEADERS)  # a static file never reaches Flask (its access line is logged)
+    live_checks.install(app, SECURITY_HEADERS)  # the activation page's checks, before Flask's request cycle
     proxies.install(app)  # outermost: the real client and scheme, once, before anything reads them
     cli.add_commands(app)
     _prepare_schema(app, strict=test_config is not None)
@@ -162,40 +163,23 @@ def _refuse_nameless_parts():
         abort(400)
 
 
-def _origin(url):
-    """(scheme, host, port) of a URL, default port filled in; None when it has no http(s) origin."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
-        return None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    return parts.scheme, parts.hostname.lower(), port
-
-
 def _refuse_cross_site_posts():
     """A POST whose Origin (or, without one, Referer) names another site is refused, over http too.
 
     The site is the address the request reached (the proxy passes Host on) or the public KAPU_BASE_URL.
-    A request with neither header (a script, an old browser) still needs its CSRF token.
     """
     if request.method not in current_app.config["WTF_CSRF_METHODS"]:
         return
     sender = request.headers.get("Origin") or request.headers.get("Referer")
-    if sender is None:
-        return
-    own = {_origin(request.host_url), _origin(current_app.config["KAPU_BASE_URL"])}
-    origin = _origin(sender)
-    if origin is None or origin not in own:
+    if origins.from_another_site(sender, request.host_url, current_app.config["KAPU_BASE_URL"]):
         raise CSRFError("The request came from another site.")
 
 
 def _select_locale():
+    if "language" in g:  # ?lang= on this request, or a live check answered before Flask (live_checks.py)
+        return g.language
     if not has_request_context():  # the command line: the configured default
         return None
-    if "language" in g:
-        return g.language
     chosen = session.get("language")
     return chosen if chosen in kapu_config.LANGUAGES else None
 

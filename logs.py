@@ -79,11 +79,7 @@ def init_app(app, client_address):
     def _access(response):
         fields = request_fields(client_address)
         fields.update(status=response.status_code, duration_ms=round(elapsed_ms(), 2))
-        access_log.info(
-            "%(method)s %(route)s %(status)s %(duration_ms)sms client=%(client)s id=%(request_id)s",
-            fields,
-            extra=fields,
-        )
+        log_access(fields)
         return response
 
     def log_exception(exc_info):
@@ -93,6 +89,13 @@ def init_app(app, client_address):
         )
 
     app.log_exception = log_exception  # Flask's own would log the raw path (tokens) and no id
+
+
+def log_access(fields: dict):
+    """One access line: *fields* holds every name in FIELDS (JSON lines carry them as keys)."""
+    access_log.info(
+        "%(method)s %(route)s %(status)s %(duration_ms)sms client=%(client)s id=%(request_id)s", fields, extra=fields
+    )
 
 
 def route() -> str:
@@ -139,9 +142,5 @@ class StaticAccessLog:
             "status": answer.get("status", 0),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         }
-        access_log.info(
-            "%(method)s %(route)s %(status)s %(duration_ms)sms client=%(client)s id=%(request_id)s",
-            fields,
-            extra=fields,
-        )
+        log_access(fields)
         return response

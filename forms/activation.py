@@ -11,6 +11,7 @@ class ActivationForm(KapuForm):
     password_confirm = confirm_field()
 
     live_fields = ("username", "code", "password", "password_confirm")
+    live_reads = {"password": ("username",), "password_confirm": ("password",)}
 
     def username_for_rules(self):
         return self.username.data

@@ -1,5 +1,6 @@
 """The base of every Kapu form: text fields read only from the urlencoded or multipart text parts."""
 
+import functools
 import unicodedata
 
 from flask import request
@@ -8,6 +9,9 @@ from flask_wtf.form import _Auto
 
 
 class KapuForm(FlaskForm):
+    # Per live field, the other fields its validators read (a new password is checked against the username).
+    live_reads: dict[str, tuple[str, ...]] = {}
+
     class Meta:
         def wrap_formdata(self, form, formdata):
             # Flask-WTF would also feed uploaded files and JSON bodies to the fields, where a file or a
@@ -15,6 +19,30 @@ class KapuForm(FlaskForm):
             if formdata is _Auto:
                 return request.form if form.is_submitted() else None
             return formdata
+
+    def checked(self, name):
+        """One field validated on its own, as a live check asks; a field left empty gets no message yet."""
+        bound = self[name]
+        if bound.data:
+            bound.validate(self)
+        return bound
+
+    @classmethod
+    def for_check(cls, name):
+        """This form with only *name* and the fields its validators read: a live check binds nothing else (binding
+        a field costs more than most checks). Same fields, validators and methods; the class is made once."""
+        return _check_form(cls, name)
+
+
+@functools.cache
+def _check_form(form_class, name):
+    keep = {name, *form_class.live_reads.get(name, ())}
+    dropped = {other: None for other in dir(form_class) if _is_field(form_class, other) and other not in keep}
+    return type(f"{form_class.__name__}Check", (form_class,), dropped)  # WTForms drops a field set to None
+
+
+def _is_field(form_class, name):
+    return not name.startswith("_") and hasattr(getattr(form_class, name, None), "_formfield")
 
 
 def nfkc(value):

@@ -192,3 +192,19 @@ def test_a_connection_that_sends_nothing_holds_up_no_other_request(served):
         assert time.monotonic() - started < 2.5, "the page waited for the silent connection (5 s)"
     finally:
         silent.close()
+
+
+def test_live_checks_under_serve_are_answered_by_every_worker_and_limited_per_worker(served):
+    """The checks are answered before Flask (live_checks.py) in each worker, and each worker counts a client's
+    checks in its own memory: a client gets the limit from each worker, never more (here 2 workers x 5)."""
+    server = served(KAPU_WORKERS="2", KAPU_CLIENT_CHECKS_PER_MINUTE="5")
+    assert wait_for(lambda: len(server.worker_pids()) == 2, timeout=10), server.worker_pids()
+    browser = Browser(server.url)
+    browser.get("/activate")
+    answers = [browser.post("/activate/check/password", {"password": "rövid"}) for _ in range(16)]
+    statuses = [status for status, _body in answers]
+    assert set(statuses) == {200, 429} and 5 <= statuses.count(200) <= 10, statuses
+    assert all("at least 15 characters" in body for status, body in answers if status == 200)
+    assert server.terminate() == 0
+    lines = [line for line in server.stderr.splitlines() if "POST /activate/check/<field>" in line]
+    assert len(lines) == 16 and "Traceback" not in server.stderr

@@ -93,7 +93,4 @@ def check_field(field):
 def check_one(form, field):
     if field not in form.live_fields:
         abort(404)
-    bound = form[field]
-    if bound.data:
-        bound.validate(form)
-    return render_template("partials/field_messages.html", field=bound)
+    return render_template("partials/field_messages.html", field=form.checked(field))

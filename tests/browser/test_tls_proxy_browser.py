@@ -241,5 +241,28 @@ def test_kapu_knows_it_is_on_https_behind_the_trusted_proxy(tls_site):
     assert "referrer header is missing" in refused.detail and refused.client_address == "127.0.0.4"
 
 
+def test_live_checks_through_nginx_keep_the_strict_referer_check_and_count_each_client(tls_site):
+    status, headers, page = https_request(tls_site, "GET", "/activate", source="127.0.0.7")
+    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    sent = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded", "X-CSRFToken": token}
+
+    def check(source, referer=True):
+        extra = {"Referer": f"{tls_site.url}/activate"} if referer else {}
+        return https_request(
+            tls_site, "POST", "/activate/check/password", source, {**sent, **extra}, body="password=r%C3%B6vid"
+        )
+
+    status, headers, body = check("127.0.0.7")
+    assert status == 200 and "at least 15 characters" in body
+    assert "max-age=" in headers["Strict-Transport-Security"] and headers["Cache-Control"] == "no-store"
+    assert check("127.0.0.7", referer=False)[0] == 400  # over https, no same-origin Referer: refused
+    assert "referrer header is missing" in tls_site.audit("csrf")[-1].detail
+    limit = tls_site.app.config["KAPU_CLIENT_CHECKS_PER_MINUTE"]
+    assert [check("127.0.0.7")[0] for _ in range(limit - 1)] == [200] * (limit - 1)
+    assert check("127.0.0.7")[0] == 429  # the client behind nginx is counted, not nginx
+    assert check("127.0.0.8")[0] == 200
+
+
 def test_the_dev_mailbox_is_refused_through_the_proxy(tls_site):
     assert https_request(tls_site, "GET", "/dev/mailbox")[0] == 404

@@ -1,0 +1,184 @@
+"""The activation page's live checks answered before Flask (live_checks.py): Flask's very answers, and every case
+the shortcut does not take left to Flask, which answers (and audits) it as before."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import itsdangerous.timed
+import pytest
+
+import live_checks
+import metrics
+from models import AuditEvent
+from tests.support.helpers import STRONG_PASSWORD, csrf_token
+
+CHECK = "/activate/check/"
+
+
+@pytest.fixture
+def shortcut(monkeypatch):
+    """Whether the shortcut answered each check (True) or left it to Flask (False), in order."""
+    answered = []
+    real = live_checks.LiveChecks._answer
+
+    def spy(self, environ):
+        answer = real(self, environ)
+        answered.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(live_checks.LiveChecks, "_answer", spy)
+    return answered
+
+
+def flask_answers(monkeypatch):
+    monkeypatch.setattr(live_checks.LiveChecks, "_answer", lambda self, environ: None)
+
+
+def answer(response):
+    return response.status_code, response.get_data(as_text=True), sorted(response.headers.items())
+
+
+CASES = [
+    ("password_confirm", {"password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD}),
+    ("password_confirm", {"password": STRONG_PASSWORD, "password_confirm": "something else"}),
+    ("password", {"username": "kovacs.janos", "password": "rövid"}),
+    ("password", {"username": "kovacs.janos", "password": "kovacs.janos.2000 kovacs"}),
+    ("password", {"username": "kovacs.janos", "password": "password1234password"}),
+    ("password", {"password": STRONG_PASSWORD}),
+    ("code", {"code": "ABC<b>"}),
+    ("code", {"code": "7km4-xh9p-3rtc"}),
+    ("code", {"code": ""}),
+    ("username", {"username": "a b"}),
+    ("username", {"username": "kovács.jános"}),
+]
+
+
+@pytest.mark.parametrize("language", ["hu", "en", None])
+@pytest.mark.parametrize("field, data", CASES)
+def test_the_shortcut_gives_flasks_own_answer(app, monkeypatch, shortcut, field, data, language):
+    client = app.test_client()
+    token = csrf_token(client)
+    if language:
+        with client.session_transaction() as session:
+            session["language"] = language
+    # As htmx sends it from the page: every field of the form, the form's token and the same token in a header.
+    sent = {"csrf_token": token, "username": "", "code": "", "password": "", "password_confirm": "", **data}
+    headers = {"X-CSRFToken": token, "HX-Request": "true", "Origin": "http://localhost"}
+    fast = answer(client.post(CHECK + field, data=sent, headers=headers))
+    assert shortcut == [True]
+    flask_answers(monkeypatch)
+    assert fast == answer(client.post(CHECK + field, data=sent, headers=headers))
+    assert fast[0] == 200
+
+
+def test_over_https_the_answer_carries_hsts_and_needs_a_same_origin_referer(make_app, monkeypatch, shortcut):
+    app = make_app(KAPU_BASE_URL="https://kapu.test")
+    client = app.test_client()
+    token = csrf_token(client)
+    sent = {"password": "rövid"}
+    over_https = {"base_url": "https://localhost", "data": sent}
+    with_referer = {"X-CSRFToken": token, "Referer": "https://localhost/activate"}
+    fast = answer(client.post(CHECK + "password", headers=with_referer, **over_https))
+    refused = client.post(CHECK + "password", headers={"X-CSRFToken": token}, **over_https)
+    assert shortcut == [True, False]
+    assert ("Strict-Transport-Security", "max-age=31536000; includeSubDomains") in fast[2]
+    assert refused.status_code == 400  # Flask-WTF's strict check: no Referer, no POST over https
+    flask_answers(monkeypatch)
+    assert fast == answer(client.post(CHECK + "password", headers=with_referer, **over_https))
+
+
+def test_the_rest_is_left_to_flask_which_answers_as_before(app, client, shortcut):
+    token = csrf_token(client)
+    post = lambda path, **kw: client.post(CHECK + path, **kw)  # noqa: E731
+    sent = {"password": "rövid"}
+    answers = {
+        "no token": post("password", data=sent).status_code,
+        "a wrong token": post("password", data=sent, headers={"X-CSRFToken": token[:-2] + "xx"}).status_code,
+        "another site": post("password", data=sent, headers={"X-CSRFToken": token, "Origin": "https://evil.test"}),
+        "a query string": post("password?lang=hu", data=sent, headers={"X-CSRFToken": token}),
+        "a multipart body": post(
+            "password", data=sent, headers={"X-CSRFToken": token}, content_type="multipart/form-data"
+        ).status_code,
+        "a field without a check": post("full_name", data=sent, headers={"X-CSRFToken": token}).status_code,
+        "too large a body": post("password", data={"password": "x" * 70_000}, headers={"X-CSRFToken": token}),
+    }
+    assert shortcut == [False] * len(answers)
+    assert answers["no token"] == answers["a wrong token"] == answers["another site"].status_code == 400
+    assert "legalább 15 karakter" in answers["a query string"].get_data(as_text=True)  # ?lang=hu switched it
+    assert answers["a multipart body"] == 200 and answers["a field without a check"] == 404
+    assert answers["too large a body"].status_code == 413
+    with app.app_context():
+        refusals = AuditEvent.select().where(AuditEvent.kind == "csrf", AuditEvent.outcome == "refused").count()
+    assert refusals == 3
+
+
+def test_a_logged_in_visitors_check_is_flasks(auth, active, shortcut):
+    auth.login()
+    token = csrf_token(auth.client)
+    response = auth.client.post(CHECK + "password", data={"password": "rövid"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 200 and "at least 15" in response.get_data(as_text=True)
+    assert shortcut == [False]
+
+
+def test_a_remembered_session_cookie_still_expires(make_app, monkeypatch, shortcut):
+    app = make_app(PERMANENT_SESSION_LIFETIME=timedelta(minutes=10))
+    client = app.test_client()
+    token = csrf_token(client)
+    check = lambda: client.post(CHECK + "code", data={"code": "x"}, headers={"X-CSRFToken": token})  # noqa: E731
+    assert check().status_code == 200
+    later = time.time() + 11 * 60
+    monkeypatch.setattr(live_checks.time, "time", lambda: later)
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
+    assert check().status_code == 400  # to Flask, the cookie has expired: no session, no token in it
+    assert shortcut == [True, False]
+
+
+def test_a_token_signed_before_a_key_rotation_still_counts(make_app, shortcut):
+    old = make_app(KAPU_SECRET_KEY="the-key-before-the-rotation-long-enough")
+    client = old.test_client()
+    token = csrf_token(client)
+    new = make_app(
+        KAPU_SECRET_KEY="the-key-after-the-rotation-also-long-enough",
+        KAPU_SECRET_KEY_FALLBACKS="the-key-before-the-rotation-long-enough",
+    )
+    client.application = new
+    response = client.post(CHECK + "code", data={"code": "x"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 200 and shortcut == [True]
+
+
+def test_the_shortcut_logs_its_access_line_and_counts_its_answers(app, client, caplog, shortcut):
+    token = csrf_token(client)
+    counted = metrics.collectors().requests.labels("/activate/check/<field>", "POST", "200")
+    before = counted._value.get()
+    with caplog.at_level(logging.INFO, logger="kapu.access"):
+        response = client.post(
+            CHECK + "code",
+            data={"code": "x"},
+            headers={"X-CSRFToken": token},
+            environ_base={"REMOTE_ADDR": "192.0.2.7"},
+        )
+    assert response.status_code == 200 and shortcut == [True]
+    [line] = [r for r in caplog.records if r.name == "kapu.access"]
+    assert line.getMessage().startswith("POST /activate/check/<field> 200 ")
+    assert (line.route, line.status, line.client, len(line.request_id)) == (
+        "/activate/check/<field>",
+        200,
+        "192.0.2.7",
+        16,
+    )
+    assert counted._value.get() == before + 1
+
+
+def test_the_limit_is_counted_by_the_shortcut_and_told_by_flask(make_app, shortcut):
+    app = make_app(KAPU_CLIENT_CHECKS_PER_MINUTE=3)
+    client = app.test_client()
+    token = csrf_token(client)
+    statuses = [
+        client.post(CHECK + "code", data={"code": "x"}, headers={"X-CSRFToken": token}).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429] and shortcut == [True, True, True, False]
+    with app.app_context():
+        assert AuditEvent.select().where(AuditEvent.outcome == "rate_limited").count() == 1
