@@ -57,11 +57,15 @@ def _fold(text: str) -> str:
     return normalise(text).casefold()
 
 
-def _skeleton(text: str, lookalikes: bool = True) -> str:
-    """Lower case, accents dropped, look-alike digits and symbols read as letters: what a guesser tries."""
+def _bare(text: str) -> str:
+    """Lower case, accents dropped."""
     decomposed = unicodedata.normalize("NFKD", _fold(text))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return bare.translate(_LOOKALIKES) if lookalikes else bare
+    return decomposed if decomposed.isascii() else "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _skeleton(bare: str) -> str:
+    """A _bare text with look-alike digits and symbols read as letters: what a guesser tries."""
+    return bare.translate(_LOOKALIKES)
 
 
 @dataclass(frozen=True)
@@ -77,26 +81,27 @@ class PasswordPolicy:
         found = []
         if len(password) < self.min_length:
             found.append(TOO_SHORT)
-        if username and _contains_username(password, username):
+        bare = _bare(password)  # once: the rules below read it
+        if username and _contains_username(password, bare, username):
             found.append(CONTAINS_USERNAME)
-        elif password and (_built_from_service_words(password) or _too_guessable(password, username)):
+        elif password and (_built_from_service_words(bare) or _too_guessable(password, username)):
             found.append(TOO_COMMON)
         return found
 
 
-def _contains_username(password: str, username: str) -> bool:
+def _contains_username(password: str, bare_password: str, username: str) -> bool:
     folded_username = _fold(username).strip()
     if len(folded_username) < 3:
         return False
     bare = folded_username.rstrip("0123456789")
     variants = {folded_username, folded_username[::-1], bare, re.sub(r"[._\-]", "", bare)}
-    haystacks = (_fold(password), _skeleton(password))
+    haystacks = (_fold(password), _skeleton(bare_password))
     return any(len(v) >= 3 and v in hay for v in variants for hay in haystacks)
 
 
-def _built_from_service_words(password: str) -> bool:
-    """ "Kapu2024!Kapu", "ÜgyfélK4pu!!": the service's name with digits and symbols around it."""
-    read, plain = _skeleton(password), list(_skeleton(password, lookalikes=False))
+def _built_from_service_words(bare: str) -> bool:
+    """ "Kapu2024!Kapu", "ÜgyfélK4pu!!" (given _bare): the service's name with digits and symbols around it."""
+    read, plain = _skeleton(bare), list(bare)
     found = False
     for word in SERVICE_WORDS:  # longest first, so "ugyfelkapu" goes as a whole
         for match in re.finditer(word, read):
