@@ -6,6 +6,7 @@ more than its share of all the workers' connections; `TurnTakingWorker` adds req
 turn_worker.TurnTakingWorker`); they need fork, as gunicorn does.
 """
 
+import gc
 import mmap
 import select
 import selectors
@@ -71,6 +72,7 @@ class SharingThreadWorker(gthread.ThreadWorker):
         self._publish()
 
     def run(self):
+        gc.freeze()  # the app, loaded by now, is never garbage: collections then walk only what requests made
         try:
             super().run()
         finally:
