@@ -117,7 +117,8 @@ class LiveChecks:
             if language in kapu_config.LANGUAGES:
                 g.language = language
             bound = ActivationForm.for_check(field)(formdata=formdata, meta={"csrf": False}).checked(field)
-            html = self._partial().render(field=bound)
+            template = self._partial()  # shared: the partial reads only the field (not the app's globals)
+            html = "".join(template.root_render_func(template.new_context({"field": bound}, shared=True)))
         return html.encode(), scheme == "https" or config["SESSION_COOKIE_SECURE"]
 
     def _plain_request(self, environ, config):

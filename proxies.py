@@ -8,6 +8,7 @@ no trusted proxy vouches for. Either way REMOTE_ADDR and the scheme are rewritte
 
 from __future__ import annotations
 
+import functools
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -79,10 +80,14 @@ class TrustedProxies:
     def __init__(self, app, networks):
         self.app = app
         self.networks = tuple(networks)
+        # The peer is nearly always the proxy itself: its address is parsed and looked up once.
+        self._trusted_peer = functools.lru_cache(maxsize=64)(
+            lambda peer: is_trusted(parse_address(peer), self.networks)
+        )
 
     def __call__(self, environ, start_response):
         peer = environ.get("REMOTE_ADDR", "")
-        if is_trusted(parse_address(peer), self.networks):
+        if self._trusted_peer(peer):
             client, hops = walk(peer, _values(environ.get("HTTP_X_FORWARDED_FOR")), self.networks)
             environ["kapu.proxy_peer"] = peer
             environ["REMOTE_ADDR"] = client
