@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import itsdangerous.timed
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import live_checks
 import metrics
@@ -182,3 +184,40 @@ def test_the_limit_is_counted_by_the_shortcut_and_told_by_flask(make_app, shortc
     assert statuses == [200, 200, 200, 429] and shortcut == [True, True, True, False]
     with app.app_context():
         assert AuditEvent.select().where(AuditEvent.outcome == "rate_limited").count() == 1
+
+
+@pytest.fixture
+def both_ways(make_app, monkeypatch):
+    """post(field, **request) -> (the shortcut's answer, Flask's), for one visitor with a valid token."""
+    app = make_app(KAPU_CLIENT_CHECKS_PER_MINUTE=100000)
+    client = app.test_client()
+    token = csrf_token(client)
+    real, shortcut_on = live_checks.LiveChecks._answer, [True]
+    monkeypatch.setattr(
+        live_checks.LiveChecks, "_answer", lambda self, environ: real(self, environ) if shortcut_on[0] else None
+    )
+
+    def post(field, **request):
+        answers = []
+        for on in (True, False):
+            shortcut_on[0] = on
+            answers.append(answer(client.post(CHECK + field, headers={"X-CSRFToken": token}, **request)))
+        return answers
+
+    return post
+
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+FIELDS = st.sampled_from(["username", "code", "password", "password_confirm"])
+
+
+@given(field=FIELDS, data=st.dictionaries(st.sampled_from(["username", "code", "password", "password_confirm"]), TEXT))
+def test_property_any_typed_text_gets_flasks_answer(both_ways, field, data):
+    fast, slow = both_ways(field, data=data)
+    assert fast == slow and fast[0] == 200
+
+
+@given(field=FIELDS, body=st.text(st.sampled_from("=&;%+ 0123456789ABCDEFabcdef_xcodepasswrdnm\x7f"), max_size=80))
+def test_property_any_urlencoded_body_gets_flasks_answer(both_ways, field, body):
+    fast, slow = both_ways(field, data=body.encode(), content_type="application/x-www-form-urlencoded")
+    assert fast == slow and fast[0] == 200
