@@ -65,12 +65,23 @@ class _Metrics:
         )
         self.activations = Counter("kapu_activations", "Accounts activated", registry=self.registry)
         self.failed_logins = Counter("kapu_login_failures", "Failed logins", registry=self.registry)
+        self._children = {}  # (route, method, status): the collectors' children observe_request updates
 
     def observe_request(self, route, method, status, seconds):
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
-        if status == 429:
-            self.rate_limited.labels(route).inc()
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:  # a label lookup takes a lock and a tuple: once per route, method and status
+            limited = self.rate_limited.labels(route) if status == 429 else None
+            children = self._children[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+                limited,
+            )
+        count, latency, limited = children
+        count.inc()
+        latency.observe(seconds)
+        if limited is not None:
+            limited.inc()
 
     def observe_audit(self, kind, outcome):
         if kind == "activation" and outcome == "success":
