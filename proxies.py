@@ -59,14 +59,21 @@ def walk(peer: str, forwarded_for: list[str], networks) -> tuple[str, int]:
     Every entry looked at was written by a trusted proxy about the hop it saw. An entry that is no address
     (a misconfigured proxy) stops the walk at the nearest trusted hop, which the client cannot choose.
     """
+    if not is_trusted(parse_address(peer), networks):
+        return peer, 0
+    return walk_from_trusted(peer, forwarded_for, networks)
+
+
+def walk_from_trusted(peer: str, forwarded_for: list[str], networks) -> tuple[str, int]:
+    """walk() from a peer already known to be trusted: each entry is parsed once."""
     current, hops = peer, 0
     for entry in reversed(forwarded_for):
-        if not is_trusted(parse_address(current), networks):
-            break
         address = parse_address(entry)
         if address is None:
             break
         current, hops = str(address), hops + 1
+        if not is_trusted(address, networks):
+            break
     return current, hops
 
 
@@ -88,7 +95,7 @@ class TrustedProxies:
     def __call__(self, environ, start_response):
         peer = environ.get("REMOTE_ADDR", "")
         if self._trusted_peer(peer):
-            client, hops = walk(peer, _values(environ.get("HTTP_X_FORWARDED_FOR")), self.networks)
+            client, hops = walk_from_trusted(peer, _values(environ.get("HTTP_X_FORWARDED_FOR")), self.networks)
             environ["kapu.proxy_peer"] = peer
             environ["REMOTE_ADDR"] = client
             schemes = _values(environ.get("HTTP_X_FORWARDED_PROTO"))
