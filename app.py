@@ -11,12 +11,14 @@ import sys
 
 import click
 import peewee
+from babel import Locale
 from flask import Flask, abort, current_app, g, has_request_context, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError
 
 import cli
 import config as kapu_config
+import cookie_sessions
 import csrf_rotation
 import db
 import live_checks
@@ -80,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("KAPU_")})
 
+    cookie_sessions.install(app)
     logs.init_app(app, views.common.client_address)  # first: a request the database fails still gets its id
     _init_database(app)
     metrics.init_app(app)
@@ -175,13 +178,20 @@ def _refuse_cross_site_posts():
         raise CSRFError("The request came from another site.")
 
 
+# Parsed once: Flask-Babel parses a language code at every request, and Babel looks for its data file each time.
+_LOCALES = {code: Locale.parse(code) for code in kapu_config.LANGUAGES}
+
+
 def _select_locale():
+    """The visitor's language as a Babel Locale; None (Flask-Babel's default) only outside a request."""
     if "language" in g:  # ?lang= on this request, or a live check answered before Flask (live_checks.py)
-        return g.language
+        return _LOCALES.get(g.language)
     if not has_request_context():  # the command line: the configured default
         return None
     chosen = session.get("language")
-    return chosen if chosen in kapu_config.LANGUAGES else None
+    if isinstance(chosen, str) and chosen in _LOCALES:
+        return _LOCALES[chosen]
+    return _LOCALES.get(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def _remember_language():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import io
 import logging
-import secrets
 import time
 from urllib.parse import parse_qsl
 
@@ -76,7 +75,7 @@ class LiveChecks:
         client = environ.get("REMOTE_ADDR") or "unknown"
         logs.log_access(
             {
-                "request_id": secrets.token_hex(8),
+                "request_id": logs.new_request_id(),
                 "method": "POST",
                 "route": ROUTE,
                 "status": 200,
