@@ -27,6 +27,7 @@ import mail
 import metrics
 import migrations
 import models
+import opened_links
 import origins
 import proxies
 import static_files
@@ -97,6 +98,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     views.init_app(app)
     static_files.install(app, SECURITY_HEADERS)  # a static file never reaches Flask (its access line is logged)
     live_checks.install(app, SECURITY_HEADERS)  # the activation page's checks, before Flask's request cycle
+    opened_links.install(app, SECURITY_HEADERS)  # the e-mail link likewise
     proxies.install(app)  # outermost: the real client and scheme, once, before anything reads them
     cli.add_commands(app)
     _prepare_schema(app, strict=test_config is not None)

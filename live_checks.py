@@ -13,34 +13,23 @@ from __future__ import annotations
 
 import hmac
 import io
-import logging
-import time
 from urllib.parse import parse_qsl
 
 from flask import g
-from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import same_origin
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
-from werkzeug.http import parse_cookie
 from werkzeug.wsgi import get_host
 
 import config as kapu_config
-import logs
-import metrics
 import origins
 from domain import limits
 from forms.activation import ActivationForm
-from views.activation import LINK_IN_SESSION
+from shortcuts import Answer, Shortcut, Verified
 
 PREFIX = "/activate/check/"
-ROUTE = "/activate/check/<field>"
 FORM_TYPE = "application/x-www-form-urlencoded"
-# A session holding anything else (a login above all) is Flask's to read: it checks and touches login sessions.
-VISITOR_SESSION_KEYS = frozenset({"csrf_token", "language", LINK_IN_SESSION})
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's
-
-log = logging.getLogger("kapu")
 
 
 def install(app, security_headers: dict[str, str]):
@@ -48,46 +37,22 @@ def install(app, security_headers: dict[str, str]):
     app.wsgi_app = LiveChecks(app.wsgi_app, app, security_headers)
 
 
-class LiveChecks:
+class LiveChecks(Shortcut):
+    ROUTE = "/activate/check/<field>"
+
     def __init__(self, wsgi_app, app, security_headers):
-        self.wsgi_app, self.app = wsgi_app, app
-        self.headers = [*security_headers.items(), ("Cache-Control", "no-store"), ("Vary", "Cookie, HX-Request")]
-        self._signers = {}  # per secret keys: (session serializer, CSRF token serializer)
+        super().__init__(wsgi_app, app, security_headers)
+        self._token_signers = {}  # per secret keys
         self._template = None
 
-    def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") != "POST" or not environ.get("PATH_INFO", "").startswith(PREFIX):
-            return self.wsgi_app(environ, start_response)
-        started = time.perf_counter()
-        try:
-            answer = self._answer(environ)
-        except Exception:  # a fault of this shortcut alone must not cost the visitor the check: Flask answers
-            log.exception("live check left to Flask after an error")
-            answer = None
-        if answer is None:
-            return self.wsgi_app(environ, start_response)
-        body, secure = answer
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))), *self.headers]
-        if secure:
-            headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-        start_response("200 OK", headers)
-        seconds = time.perf_counter() - started
-        client = environ.get("REMOTE_ADDR") or "unknown"
-        logs.log_access(
-            {
-                "request_id": logs.new_request_id(),
-                "method": "POST",
-                "route": ROUTE,
-                "status": 200,
-                "duration_ms": round(seconds * 1000, 2),
-                "client": client,
-            }
-        )
-        metrics.collectors().observe_request(ROUTE, "POST", 200, seconds)
-        return [body]
+    def takes(self, environ):
+        return environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith(PREFIX)
+
+    def answer(self, environ):
+        return self._answer(environ)
 
     def _answer(self, environ):
-        """(body, over https) when this check is the common case; None to leave it to Flask (body put back)."""
+        """The check's Answer when it is the common case; None to leave it to Flask (body put back)."""
         config = self.app.config
         field = environ["PATH_INFO"][len(PREFIX) :]
         if field not in ActivationForm.live_fields or not self._plain_request(environ, config):
@@ -95,8 +60,7 @@ class LiveChecks:
         scheme, host = environ.get("wsgi.url_scheme", "http"), get_host(environ)
         if not _from_own_site(environ, config, scheme, host):
             return None
-        session_signer, token_signer = self._signers_for(config)
-        session = self._visitor_session(environ, session_signer)
+        session = self.visitor_session(self.session_cookie(environ))
         if session is None:
             return None
         length = int(environ["CONTENT_LENGTH"])
@@ -105,7 +69,7 @@ class LiveChecks:
         if len(body) != length or not body.isascii():
             return None
         formdata = MultiDict(parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
-        if not self._token_is_right(environ, config, formdata, session, token_signer):
+        if not self._token_is_right(environ, config, formdata, session, self._token_signer(config)):
             return None
         address = environ.get("REMOTE_ADDR") or "unknown"
         with self.app.app_context():
@@ -118,46 +82,27 @@ class LiveChecks:
             bound = ActivationForm.for_check(field)(formdata=formdata, meta={"csrf": False}).checked(field)
             template = self._partial()  # shared: the partial reads only the field (not the app's globals)
             html = "".join(template.root_render_func(template.new_context({"field": bound}, shared=True)))
-        return html.encode(), scheme == "https" or config["SESSION_COOKIE_SECURE"]
+        return Answer(200, html.encode(), scheme == "https" or config["SESSION_COOKIE_SECURE"])
 
     def _plain_request(self, environ, config):
         """An urlencoded body within the cap, no query string, Kapu's usual CSRF and session set-up."""
-        if environ.get("QUERY_STRING") or config.get("TRUSTED_HOSTS"):
+        if environ.get("QUERY_STRING") or not self.plain_set_up():
             return False
         if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() != FORM_TYPE:
             return False
         if not (config["WTF_CSRF_ENABLED"] and config["WTF_CSRF_CHECK_DEFAULT"]):
             return False
-        if not isinstance(self.app.session_interface, SecureCookieSessionInterface):
-            return False
         length = environ.get("CONTENT_LENGTH") or ""
         return length.isascii() and length.isdigit() and int(length) <= config["MAX_CONTENT_LENGTH"]
 
-    def _signers_for(self, config):
+    def _token_signer(self, config):
         keys = (self.app.secret_key, tuple(config["SECRET_KEY_FALLBACKS"] or ()), config.get("WTF_CSRF_SECRET_KEY"))
-        signers = self._signers.get(keys)
-        if signers is None:
+        signer = self._token_signers.get(keys)
+        if signer is None:
             # Flask-WTF signs with WTF_CSRF_SECRET_KEY or SECRET_KEY; csrf_rotation also reads the fallbacks' tokens.
             token_keys = [keys[2]] if keys[2] else [*keys[1], keys[0]]  # itsdangerous: the newest key last
-            session_serializer = self.app.session_interface.get_signing_serializer(self.app)
-            signers = self._signers[keys] = (
-                session_serializer and Verified(session_serializer),
-                Verified(URLSafeTimedSerializer(token_keys, salt=CSRF_SALT)),
-            )
-        return signers
-
-    def _visitor_session(self, environ, signer):
-        """The session of a visitor who is not logged in, as Flask would read it; None for anything else."""
-        cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get(self.app.config["SESSION_COOKIE_NAME"])
-        if not cookie or signer is None:
-            return None
-        try:
-            session = signer.loads(cookie, max_age=int(self.app.permanent_session_lifetime.total_seconds()))
-        except BadData:
-            return None
-        if not isinstance(session, dict) or not session.keys() <= VISITOR_SESSION_KEYS:
-            return None
-        return session
+            signer = self._token_signers[keys] = Verified(URLSafeTimedSerializer(token_keys, salt=CSRF_SALT))
+        return signer
 
     @staticmethod
     def _token_is_right(environ, config, formdata, session, signer):
@@ -181,29 +126,6 @@ class LiveChecks:
         if self._template is None:
             self._template = self.app.jinja_env.get_template("partials/field_messages.html")
         return self._template
-
-
-class Verified:
-    """A serializer's loads that remembers what it verified: a visitor's checks (one per pause in typing) send the
-    same session cookie and token each time, and verifying them again cost more than the check. Only values that
-    verified are kept, the age limit is applied at every use, and the keys never change in a running process."""
-
-    SIZE = 2048
-
-    def __init__(self, serializer: URLSafeTimedSerializer):
-        self.serializer = serializer
-        self._kept: dict[str, tuple[object, int]] = {}
-
-    def loads(self, value: str, max_age: int | None):
-        kept = self._kept.get(value)
-        if kept is None:
-            payload, signed_at = self.serializer.loads(value, max_age=max_age, return_timestamp=True)
-            if len(self._kept) >= self.SIZE:
-                self._kept.clear()
-            kept = self._kept[value] = (payload, int(signed_at.timestamp()))
-        elif max_age is not None and not 0 <= int(time.time()) - kept[1] <= max_age:
-            raise SignatureExpired("Signature expired")  # itsdangerous's own test, on its own clock
-        return kept[0]
 
 
 def _from_own_site(environ, config, scheme, host):

@@ -125,6 +125,11 @@ def open_link(services, token, client=None) -> LinkState:
     wave of openings must not queue on one disk flush each, and a power cut may lose the last few such lines only.
     """
     state = inspect_link(services, token)
+    record_opening(state, client)
+    return state
+
+
+def record_opening(state: LinkState, client=None):
+    """The opening's audit line (see open_link), for a link already inspected."""
     with db.counter_transaction(database):
         audit.record("link_opened", state.status, account=state.account, client=client)
-    return state

@@ -221,6 +221,9 @@ def test_citizens_behind_one_proxy_register_on_one_server_activate_on_the_other_
         # Kapu's own access lines: the requests came through the trusted proxy, the citizen's address is known.
         access = re.compile(rf"POST /(register|activate) 200 \S+ms client={re.escape(CITIZEN_ADDRESS)} ")
         assert access.search(server.whole_output()), server.output()
+    # The mailed links were answered before Flask (opened_links.py) through the proxy, at the citizen's address.
+    opened = re.compile(rf"GET /activate/<token> 303 \S+ms client={re.escape(CITIZEN_ADDRESS)} ")
+    assert sum(len(opened.findall(server.whole_output())) for server in servers) == len(addresses[::2])
 
     # Monitoring: through the proxy /metrics does not exist and /readyz tells nothing of the set-up; a scrape on
     # the machine itself (loopback, no proxy) reads the metrics.
