@@ -15,8 +15,8 @@ import pytest
 
 from app import create_app
 from domain import activation, registration
-from models import Account, OneTimeCode
-from tests.support.helpers import STRONG_PASSWORD, Mailbox
+from models import Account, AuditEvent, OneTimeCode
+from tests.support.helpers import STRONG_PASSWORD, Mailbox, csrf_token
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = 120
@@ -91,6 +91,25 @@ def test_online_backup_while_the_database_is_open(runner, app, registered, tmp_p
         assert copy.execute("SELECT username FROM account").fetchall() == [("kovacs.janos",)]
 
 
+def traced(app):
+    """The SQL statements this thread's connection runs from now on (a list, filled as they run), and a stop."""
+    connection = app.extensions["kapu_database"].connection()
+    statements = []
+    connection.set_trace_callback(statements.append)
+    return statements, lambda: connection.set_trace_callback(None)
+
+
+def in_force(trace, index):
+    """The synchronous setting the statement at *index* of *trace* commits under."""
+    return next((sql for sql in reversed(trace[:index]) if sql.startswith("PRAGMA synchronous")), "the file's")
+
+
+def audit_line_without_waiting_for_the_disk(trace):
+    audit_insert = next(i for i, sql in enumerate(trace) if sql.startswith('INSERT INTO "audit_event"'))
+    assert in_force(trace, audit_insert) == "PRAGMA synchronous = NORMAL"
+    assert trace[-1] != "PRAGMA synchronous = NORMAL" and "PRAGMA synchronous = full" in trace[audit_insert:]
+
+
 @pytest.mark.sqlite_only  # reads SQLite's own statements
 def test_a_link_opening_is_written_without_waiting_for_the_disk_an_activation_waits(
     app, client, registered, mailbox, auth
@@ -98,22 +117,39 @@ def test_a_link_opening_is_written_without_waiting_for_the_disk_an_activation_wa
     """Counters and link-opening lines may be lost to a power cut (synchronous=NORMAL for their commit); an
     activation may not (the file's synchronous=FULL)."""
     link = mailbox.last_link()
-    connection = app.extensions["kapu_database"].connection()
-    statements = []
-    connection.set_trace_callback(statements.append)
+    statements, stop = traced(app)
     try:
         assert client.get(link).status_code == 303
         opened = list(statements)
         statements.clear()
         assert auth.activate().status_code == 200
     finally:
-        connection.set_trace_callback(None)
-
-    def in_force(trace, index):  # the synchronous setting the statement at *index* commits under
-        return next((sql for sql in reversed(trace[:index]) if sql.startswith("PRAGMA synchronous")), "the file's")
-
-    audit_insert = next(i for i, sql in enumerate(opened) if sql.startswith('INSERT INTO "audit_event"'))
-    assert in_force(opened, audit_insert) == "PRAGMA synchronous = NORMAL"
-    assert opened[-1] != "PRAGMA synchronous = NORMAL" and "PRAGMA synchronous = full" in opened[audit_insert:]
+        stop()
+    audit_line_without_waiting_for_the_disk(opened)
     activation_update = next(i for i, sql in enumerate(statements) if sql.startswith('UPDATE "account"'))
     assert in_force(statements, activation_update) in ("PRAGMA synchronous = full", "the file's")
+
+
+@pytest.mark.sqlite_only  # reads SQLite's own statements
+def test_a_refusals_audit_line_is_written_without_waiting_for_the_disk(make_app):
+    """A flood of refused requests (no token, past a limit) costs its sender nothing: it must not cost one disk
+    flush each. Every refusal is still an audit line."""
+    app = make_app(KAPU_CLIENT_POSTS_PER_MINUTE=1)
+    client = app.test_client()
+    statements, stop = traced(app)
+    try:
+        assert client.post("/register", data={"username": "x"}).status_code == 400  # no CSRF token
+        refused = list(statements)
+        statements.clear()
+        token = csrf_token(client, "/register")
+        assert client.post("/login", data={"csrf_token": token, "username": "x", "password": "y"}).status_code == 422
+        statements.clear()
+        assert client.post("/login", data={"csrf_token": token, "username": "x", "password": "y"}).status_code == 429
+        limited = list(statements)
+    finally:
+        stop()
+    audit_line_without_waiting_for_the_disk(refused)
+    audit_line_without_waiting_for_the_disk(limited)
+    with app.app_context():
+        outcomes = [(e.kind, e.outcome) for e in AuditEvent.select().order_by(AuditEvent.id)]
+    assert ("csrf", "refused") in outcomes and ("auth.login", "rate_limited") in outcomes

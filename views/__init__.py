@@ -96,7 +96,7 @@ def _language_url(code):
 
 def _csrf_error(error):
     """A missing or wrong token, or a POST from another site: 400, nothing changed, and an audit event."""
-    audit.record(
+    audit.record_refusal(
         "csrf",
         "refused",
         account=g.get("account"),

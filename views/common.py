@@ -82,7 +82,7 @@ def client_subject() -> str:
 def too_many(wait_seconds: int, what: str):
     """The 429 page in the user's language, saying when to try again; every refusal is audited."""
     account = getattr(g, "account", None)
-    audit.record(what, "rate_limited", account=account, client=client_address())
+    audit.record_refusal(what, "rate_limited", account=account, client=client_address())
     minutes = max(1, math.ceil(wait_seconds / 60))
     message = ngettext(
         "Too many attempts. Please try again in %(num)d minute.",
@@ -115,7 +115,7 @@ def limited_checks(view):
         wait = services().checks.take(services().limits.client_checks, client_subject())
         if wait:
             account = getattr(g, "account", None)
-            audit.record(request.endpoint or "check", "rate_limited", account=account, client=client_address())
+            audit.record_refusal(request.endpoint or "check", "rate_limited", account=account, client=client_address())
             response = current_app.make_response((render_template("partials/check_limited.html"), 429))
             response.headers["Retry-After"] = str(max(1, wait))
             return response
