@@ -97,8 +97,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(_security_headers)
     views.init_app(app)
     static_files.install(app, SECURITY_HEADERS)  # a static file never reaches Flask (its access line is logged)
-    live_checks.install(app, SECURITY_HEADERS)  # the activation page's checks, before Flask's request cycle
-    opened_links.install(app, SECURITY_HEADERS)  # the e-mail link likewise
+    live_checks.LiveChecks.install(app, SECURITY_HEADERS)  # the activation page's checks, before Flask's request cycle
+    opened_links.OpenedLinks.install(app, SECURITY_HEADERS)  # the e-mail link likewise
     proxies.install(app)  # outermost: the real client and scheme, once, before anything reads them
     cli.add_commands(app)
     _prepare_schema(app, strict=test_config is not None)

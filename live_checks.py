@@ -32,11 +32,6 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's
 
 
-def install(app, security_headers: dict[str, str]):
-    """Answer the activation page's checks in front of *app*'s WSGI stack (inside the proxy fix)."""
-    app.wsgi_app = LiveChecks(app.wsgi_app, app, security_headers)
-
-
 class LiveChecks(Shortcut):
     ROUTE = "/activate/check/<field>"
 
@@ -49,9 +44,6 @@ class LiveChecks(Shortcut):
         return environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith(PREFIX)
 
     def answer(self, environ):
-        return self._answer(environ)
-
-    def _answer(self, environ):
         """The check's Answer when it is the common case; None to leave it to Flask (body put back)."""
         config = self.app.config
         field = environ["PATH_INFO"][len(PREFIX) :]

@@ -19,11 +19,6 @@ PREFIX = "/activate/"
 FORM = "/activate"  # where the link sends the visitor (url_for("activation.show_form") without a script root)
 
 
-def install(app, security_headers: dict[str, str]):
-    """Answer the activation links in front of *app*'s WSGI stack (inside the proxy fix)."""
-    app.wsgi_app = OpenedLinks(app.wsgi_app, app, security_headers)
-
-
 class OpenedLinks(Shortcut):
     ROUTE = "/activate/<token>"
 

@@ -46,6 +46,11 @@ class Shortcut:
         self.headers = [*security_headers.items(), ("Cache-Control", "no-store"), ("Vary", "Cookie, HX-Request")]
         self._session_signers = {}  # per secret keys
 
+    @classmethod
+    def install(cls, app, security_headers: dict[str, str]):
+        """Answer ROUTE's common case in front of *app*'s WSGI stack (inside the proxy fix)."""
+        app.wsgi_app = cls(app.wsgi_app, app, security_headers)
+
     def takes(self, environ) -> bool:
         raise NotImplementedError
 

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from serving import THREADS_PER_WORKER  # noqa: E402
-from tests.served import clean_environment  # noqa: E402
+from tests.served import clean_environment, mailed_link_path  # noqa: E402
 from tests.smtp_server import free_port  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -178,24 +178,6 @@ def _milliseconds(text):
         return float("nan")
     number, unit = found.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-
-
-def prepare_kapu(folder, env):
-    """An account with a live activation link (the database is the one gunicorn's Kapu serves)."""
-    from app import create_app
-    from domain import registration
-
-    app = create_app({k: v for k, v in env.items() if k.startswith("KAPU_")})
-    with app.test_request_context():
-        link = registration.register(
-            app.extensions["kapu"],
-            username="bench.1",
-            full_name="Bench",
-            email="b@example.hu",
-            language="hu",
-            channel="office",
-        ).link
-    return urllib.parse.urlsplit(link).path
 
 
 def visitor(port):
@@ -412,7 +394,7 @@ def main():
         f"{ROUNDS} rounds x {SECONDS} s, {CONNECTIONS} connections, gunicorn {' '.join(GUNICORN[:6])}"
     )
     env = kapu_environment(folder, 0)
-    link_path = prepare_kapu(folder, env)
+    link_path = mailed_link_path(env, "bench.1", "b@example.hu")  # on the database Kapu's gunicorn serves
     base = Gunicorn(folder, "baseline", "bench.flask_baseline:served()", clean_environment())
     kapu = Gunicorn(folder, "kapu", "serving:create_worker_app()", env)
     try:

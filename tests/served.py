@@ -133,6 +133,26 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def mailed_link_path(env, username, email):
+    """The path of a new office registration's activation link, made on the database *env* names (one that a
+    `serve` process may be serving)."""
+    from app import create_app
+    from domain import registration
+
+    app = create_app({k: v for k, v in env.items() if k.startswith("KAPU_")})
+    with app.test_request_context():
+        link = registration.register(
+            app.extensions["kapu"],
+            username=username,
+            full_name="Teszt Elek",
+            email=email,
+            language="hu",
+            channel="office",
+        ).link
+    app.extensions["kapu_database"].close()
+    return urllib.parse.urlsplit(link).path
+
+
 def register(base, username, email, full_name="Teszt Elek"):
     browser = Browser(base)
     browser.get("/register")

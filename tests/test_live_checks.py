@@ -16,28 +16,18 @@ import live_checks
 import metrics
 import shortcuts
 from models import AuditEvent
-from tests.support.helpers import STRONG_PASSWORD, csrf_token
+from tests.support.helpers import STRONG_PASSWORD, csrf_token, leave_to_flask, spy_on_shortcut
 
 CHECK = "/activate/check/"
 
 
 @pytest.fixture
 def shortcut(monkeypatch):
-    """Whether the shortcut answered each check (True) or left it to Flask (False), in order."""
-    answered = []
-    real = live_checks.LiveChecks._answer
-
-    def spy(self, environ):
-        answer = real(self, environ)
-        answered.append(answer is not None)
-        return answer
-
-    monkeypatch.setattr(live_checks.LiveChecks, "_answer", spy)
-    return answered
+    return spy_on_shortcut(monkeypatch, live_checks.LiveChecks)
 
 
 def flask_answers(monkeypatch):
-    monkeypatch.setattr(live_checks.LiveChecks, "_answer", lambda self, environ: None)
+    leave_to_flask(monkeypatch, live_checks.LiveChecks)
 
 
 def answer(response):
@@ -193,9 +183,9 @@ def both_ways(make_app, monkeypatch):
     app = make_app(KAPU_CLIENT_CHECKS_PER_MINUTE=100000)
     client = app.test_client()
     token = csrf_token(client)
-    real, shortcut_on = live_checks.LiveChecks._answer, [True]
+    real, shortcut_on = live_checks.LiveChecks.answer, [True]
     monkeypatch.setattr(
-        live_checks.LiveChecks, "_answer", lambda self, environ: real(self, environ) if shortcut_on[0] else None
+        live_checks.LiveChecks, "answer", lambda self, environ: real(self, environ) if shortcut_on[0] else None
     )
 
     def post(field, **request):

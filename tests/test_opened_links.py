@@ -11,26 +11,16 @@ import pytest
 import metrics
 import opened_links
 from models import AuditEvent
-from tests.support.helpers import OFFICE, csrf_token, register_citizen
+from tests.support.helpers import OFFICE, csrf_token, leave_to_flask, register_citizen, spy_on_shortcut
 
 
 @pytest.fixture
 def shortcut(monkeypatch):
-    """Whether the shortcut answered each GET under /activate/ (True) or left it to Flask (False), in order."""
-    answered = []
-    real = opened_links.OpenedLinks.answer
-
-    def spy(self, environ):
-        answer = real(self, environ)
-        answered.append(answer is not None)
-        return answer
-
-    monkeypatch.setattr(opened_links.OpenedLinks, "answer", spy)
-    return answered
+    return spy_on_shortcut(monkeypatch, opened_links.OpenedLinks)
 
 
 def flask_answers(monkeypatch):
-    monkeypatch.setattr(opened_links.OpenedLinks, "answer", lambda self, environ: None)
+    leave_to_flask(monkeypatch, opened_links.OpenedLinks)
 
 
 def answer(app, response):

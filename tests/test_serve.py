@@ -13,7 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.served import CODE, Browser, ServedKapu, activate, clean_environment, login, register, wait_for
+from tests.served import (
+    CODE,
+    Browser,
+    ServedKapu,
+    activate,
+    clean_environment,
+    login,
+    mailed_link_path,
+    register,
+    wait_for,
+)
 from tests.smtp_server import RecordingHandler, SmtpServer
 
 pytestmark = pytest.mark.slow  # starts `serve` (gunicorn workers) as a process
@@ -212,34 +222,14 @@ def test_live_checks_under_serve_are_answered_by_every_worker_and_limited_per_wo
     assert len(lines) == 16 and "Traceback" not in server.stderr
 
 
-def _a_live_link(tmp_path):
-    """An office registration's activation link, made on the database `serve` is serving."""
-    from app import create_app
-    from domain import registration
-
-    env = _environment(tmp_path)
-    app = create_app({k: v for k, v in env.items() if k.startswith("KAPU_")})
-    with app.test_request_context():
-        issued = registration.register(
-            app.extensions["kapu"],
-            username="link.opener",
-            full_name="Teszt Elek",
-            email="link.opener@example.hu",
-            language="en",
-            channel="office",
-        )
-    app.extensions["kapu_database"].close()
-    return issued.link.split("/activate/", 1)[1]
-
-
 def test_the_email_link_under_serve_fills_in_the_code_for_each_of_many_openings_at_once(served, tmp_path):
     """The link is answered before Flask (opened_links.py) in each worker: each of many citizens' browsers (and
     mail scanners) opening it at once gets the 303, a session that fills the code in, and one audit line."""
     server = served(KAPU_WORKERS="2")
-    token = _a_live_link(tmp_path)
+    link = mailed_link_path(_environment(tmp_path), "link.opener", "link.opener@example.hu")
 
     def open_link(_):
-        page = Browser(server.url).get(f"/activate/{token}")  # follows the 303 with the new session cookie
+        page = Browser(server.url).get(link)  # follows the 303 with the new session cookie
         return re.search(r'<input[^>]*name="code"[^>]*value="([^"]*)"', page).group(1)
 
     with ThreadPoolExecutor(8) as pool:

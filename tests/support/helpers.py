@@ -140,6 +140,26 @@ class Auth:
         return client
 
 
+def spy_on_shortcut(monkeypatch, shortcut_class):
+    """Whether *shortcut_class* (shortcuts.py) answered each request it was asked (True) or left it to Flask
+    (False), in order."""
+    answered = []
+    real = shortcut_class.answer
+
+    def spy(self, environ):
+        answer = real(self, environ)
+        answered.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(shortcut_class, "answer", spy)
+    return answered
+
+
+def leave_to_flask(monkeypatch, shortcut_class):
+    """From now on *shortcut_class* answers nothing: Flask answers every request, for comparison."""
+    monkeypatch.setattr(shortcut_class, "answer", lambda self, environ: None)
+
+
 class FrozenClock:
     """Moves domain time forward without sleeping."""
 
