@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import sys
 import time
@@ -91,10 +92,17 @@ def init_app(app, client_address):
     app.log_exception = log_exception  # Flask's own would log the raw path (tokens) and no id
 
 
+# Request ids come from a generator of their own: whatever seeds `random` (a test library) cannot make them repeat.
+# A forked worker reseeds it, or it would draw the ids its siblings draw.
+_ids = random.Random()
+if hasattr(os, "register_at_fork"):  # not on Windows, where no worker is forked
+    os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_request_id() -> str:
-    """16 hex digits naming one request in the log and on its error page. An id, not a secret: drawn from
-    `random` (reseeded in each forked worker), as os.urandom is a system call that also gives up the GIL."""
-    return f"{random.getrandbits(64):016x}"
+    """16 hex digits naming one request in the log and on its error page. An id, not a secret: not from
+    os.urandom, a system call that also gives up the GIL."""
+    return f"{_ids.getrandbits(64):016x}"
 
 
 def log_access(fields: dict):

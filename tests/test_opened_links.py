@@ -4,9 +4,12 @@ shortcut does not take left to Flask before anything is written."""
 from __future__ import annotations
 
 import logging
+import re
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import metrics
 import opened_links
@@ -23,18 +26,26 @@ def flask_answers(monkeypatch):
     leave_to_flask(monkeypatch, opened_links.OpenedLinks)
 
 
-def answer(app, response):
+def answer(app, response, sent_token=None):
     """Status, body and headers; the session cookie as its attributes and the session it holds (its signature
-    carries the second it was made)."""
+    carries the second it was made). A page drawn for a new CSRF token (Flask's 4xx pages) shows it as NEW."""
+    body = drawn = response.get_data(as_text=True)
+    for found in set(re.findall(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"', body)):
+        for token in filter(None, found):
+            body = body.replace(token, "NEW")
     headers = []
     for name, value in response.headers.items():
         if name == "Set-Cookie":
             cookie, *attributes = value.split("; ")
             cookie_name, signed = cookie.split("=", 1)
-            session = app.session_interface.get_signing_serializer(app).loads(signed)
+            session = app.session_interface.get_signing_serializer(app).loads(signed) if signed else None
+            if session and session.get("csrf_token") not in (None, sent_token):
+                session["csrf_token"] = "NEW"
             value = (cookie_name, session, sorted(attributes))
+        elif name == "Content-Length" and body != drawn:
+            value = "-"  # a new token's length differs from page to page
         headers.append((name, value))
-    return response.status_code, response.get_data(as_text=True), sorted(headers, key=repr)
+    return response.status_code, body, sorted(headers, key=repr)
 
 
 def openings(app):
@@ -142,3 +153,53 @@ def test_a_fault_of_the_shortcut_leaves_the_link_to_flask(app, client, registere
     assert response.status_code == 303
     assert "/activate/<token> left to Flask after an error" in caplog.text
     assert [outcome for outcome, *_ in openings(app)] == ["valid"]  # written once, by Flask
+
+
+@pytest.fixture
+def both_ways(make_app, monkeypatch):
+    """open(which link, session cookie) -> (the shortcut's answer and audit lines, Flask's), each from the same
+    state: a fresh browser holding *cookie* (None: no cookie)."""
+    app = make_app()
+    live = register_citizen(app, channel="office", office=OFFICE).link.split("kapu.test", 1)[1]
+    paths = {"live": live, "tampered": live[:-4] + "AAAA", "with ?lang=en": live + "?lang=en", "slash": live + "/"}
+    name = app.config["SESSION_COOKIE_NAME"]
+    real, shortcut_on = opened_links.OpenedLinks.answer, [True]
+    monkeypatch.setattr(
+        opened_links.OpenedLinks, "answer", lambda self, environ: real(self, environ) if shortcut_on[0] else None
+    )
+
+    def open_link(which, cookie, sent_token=None):
+        answers = []
+        for on in (True, False):
+            shortcut_on[0] = on
+            before = len(openings(app))
+            client = app.test_client()
+            if cookie is not None:
+                client.set_cookie(name, cookie)
+            answers.append((answer(app, client.get(paths[which]), sent_token), openings(app)[before:]))
+        return answers
+
+    open_link.sign = app.session_interface.get_signing_serializer(app).dumps
+    return open_link
+
+
+SESSIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "language": st.sampled_from(["hu", "en", "xx"]),
+        "csrf_token": st.text("0123456789abcdef", min_size=40, max_size=40),
+        "activation_link": st.text(max_size=20),
+        "sid": st.text(max_size=20),  # a login Flask must look up
+    },
+)
+
+
+@given(
+    which=st.sampled_from(["live", "tampered", "with ?lang=en", "slash"]),
+    session=st.one_of(st.none(), st.just("not a signed session"), SESSIONS),
+)
+def test_property_any_visitor_and_link_get_flasks_answer_and_audit_line(both_ways, which, session):
+    cookie = both_ways.sign(session) if isinstance(session, dict) else session
+    fast, slow = both_ways(which, cookie, session.get("csrf_token") if isinstance(session, dict) else None)
+    assert fast == slow
+    assert len(fast[1]) == (0 if which == "slash" else 1)  # one opening each way, except the 404

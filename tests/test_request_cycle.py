@@ -2,6 +2,7 @@
 needs no system call. Each must still follow what it stands for (the keys, the language, the process)."""
 
 import os
+import random
 
 from babel import Locale
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -76,3 +77,10 @@ def test_request_ids_are_new_in_each_forked_worker():
     os.close(reader)
     assert len(ours) == len(theirs) == 16 and int(ours, 16) >= 0 and int(theirs, 16) >= 0
     assert ours != theirs
+
+
+def test_request_ids_do_not_follow_the_random_modules_seed():
+    random.seed(12)
+    first = logs.new_request_id()
+    random.seed(12)
+    assert logs.new_request_id() != first
