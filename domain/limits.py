@@ -34,6 +34,8 @@ def key(limit: Limit, subject: str) -> str:
 
 def client_subject(address: str) -> str:
     """What a per-client limit counts: an IPv6 client's /64 (one subscriber's share), else the address itself."""
+    if ":" not in address:
+        return address  # IPv4 (its one spelling: no leading zeros) or no address at all: itself, unparsed
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:

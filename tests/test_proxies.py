@@ -1,8 +1,11 @@
 """Behind a reverse proxy: only trusted hops' forwarding headers count; limits and audit see each real client."""
 
+import ipaddress
 from ipaddress import ip_network
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config import ConfigError, load
 from domain.limits import client_subject
@@ -56,6 +59,16 @@ def test_parse_address_refuses_what_is_not_an_address():
 )
 def test_limits_key_ipv6_clients_on_their_slash_64(address, subject):
     assert client_subject(address) == subject
+
+
+@given(st.one_of(st.ip_addresses(v=4).map(str), st.text(st.characters(exclude_characters=":"), max_size=20)))
+def test_an_address_without_a_colon_is_its_own_subject_as_parsing_it_would_say(address):
+    """client_subject does not parse these (every request asks): it must give what parsing them would give."""
+    try:
+        parsed = str(ipaddress.ip_address(address))
+    except ValueError:
+        parsed = address
+    assert client_subject(address) == parsed
 
 
 @pytest.mark.parametrize(
