@@ -60,6 +60,13 @@ def csrf_token(client, path=None):
         return generate_csrf()
 
 
+def tampered_signature(token):
+    """*token* (any itsdangerous token) with one byte of its signature changed. Not its last characters: the final
+    base64 character carries padding bits, so changing it can leave the decoded signature, and the token, valid."""
+    signed, signature = token.rsplit(".", 1)
+    return f"{signed}.{signature[:5]}{'B' if signature[5] == 'A' else 'A'}{signature[6:]}"
+
+
 def register_citizen(
     app, username=USERNAME, email=EMAIL, language="hu", channel="online", office=None, full_name=FULL_NAME
 ):
