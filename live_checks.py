@@ -3,9 +3,10 @@
 A check changes nothing and reads nothing from the database, so only a few steps of the request cycle concern
 it, and they are done here the same way: the body cap, the same-site check, the CSRF token against the one in the
 visitor's session (Flask-WTF's token, under any of the secret keys), the per-client limit, the very validators the
-submit uses (views.activation's form, in the visitor's language), the partial, the security headers, the access
-line and the metrics. Every other case goes on to Flask, which answers it as before, audit lines included: a
-logged-in visitor, a missing or wrong token, another site, an unusual body, a query string, a limit reached.
+submit uses (views.activation's form, bound once per thread and refilled, in the visitor's language), the
+partial, the security headers, the access line and the metrics. Every other case goes on to Flask, which answers
+it as before, audit lines included: a logged-in visitor, a missing or wrong token, another site, an unusual body,
+a query string, a limit reached.
 tests/test_live_checks.py holds both paths to the same answers.
 """
 
@@ -25,6 +26,7 @@ import config as kapu_config
 import origins
 from domain import limits
 from forms.activation import ActivationForm
+from forms.base import RefilledChecks
 from shortcuts import Answer, Shortcut, Verified
 
 PREFIX = "/activate/check/"
@@ -39,6 +41,7 @@ class LiveChecks(Shortcut):
         super().__init__(wsgi_app, app, security_headers)
         self._token_signers = {}  # per secret keys
         self._template = None
+        self._forms = RefilledChecks(ActivationForm)
 
     def takes(self, environ):
         return environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith(PREFIX)
@@ -71,7 +74,7 @@ class LiveChecks(Shortcut):
             language = session.get("language")
             if language in kapu_config.LANGUAGES:
                 g.language = language
-            bound = ActivationForm.for_check(field)(formdata=formdata, meta={"csrf": False}).checked(field)
+            bound = self._forms.filled(field, formdata).checked(field)
             template = self._partial()  # shared: the partial reads only the field (not the app's globals)
             html = "".join(template.root_render_func(template.new_context({"field": bound}, shared=True)))
         return Answer(200, html.encode(), scheme == "https" or config["SESSION_COOKIE_SECURE"])

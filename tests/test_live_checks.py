@@ -4,6 +4,7 @@ the shortcut does not take left to Flask, which answers (and audits) it as befor
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from datetime import timedelta
 
@@ -11,12 +12,23 @@ import itsdangerous.timed
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 
 import live_checks
 import metrics
 import shortcuts
+from forms.activation import ActivationForm
+from forms.base import RefilledChecks
 from models import AuditEvent
-from tests.support.helpers import STRONG_PASSWORD, csrf_token, leave_to_flask, spy_on_shortcut, tampered_signature
+from tests.support.helpers import (
+    PARALLEL,
+    STRONG_PASSWORD,
+    csrf_token,
+    in_parallel,
+    leave_to_flask,
+    spy_on_shortcut,
+    tampered_signature,
+)
 
 CHECK = "/activate/check/"
 
@@ -212,3 +224,92 @@ def test_property_any_typed_text_gets_flasks_answer(both_ways, field, data):
 def test_property_any_urlencoded_body_gets_flasks_answer(both_ways, field, body):
     fast, slow = both_ways(field, data=body.encode(), content_type="application/x-www-form-urlencoded")
     assert fast == slow and fast[0] == 200
+
+
+STEP = st.tuples(
+    FIELDS,
+    st.dictionaries(st.sampled_from(["username", "code", "password", "password_confirm"]), TEXT),
+    st.sampled_from(["hu", "en", None]),
+)
+
+
+@given(steps=st.lists(STEP, min_size=2, max_size=6))
+def test_property_check_after_check_each_gets_flasks_answer(make_app, monkeypatch, steps):
+    """The shortcut refills one form per field (forms.base.RefilledChecks): nothing a check leaves in it (an error,
+    a value, a language) may reach the next one, which Flask answers with a new form."""
+    app = make_app(KAPU_CLIENT_CHECKS_PER_MINUTE=100000)
+    client = app.test_client()
+    token = csrf_token(client)
+    real, shortcut_on = live_checks.LiveChecks.answer, [True]
+    monkeypatch.setattr(
+        live_checks.LiveChecks, "answer", lambda self, environ: real(self, environ) if shortcut_on[0] else None
+    )
+    for field, data, language in steps:
+        with client.session_transaction() as session:
+            session.pop("language", None)
+            session.update({"language": language} if language else {})
+        fast, slow = [], []
+        for on, answers in ((True, fast), (False, slow)):
+            shortcut_on[0] = on
+            answers.append(answer(client.post(CHECK + field, data=data, headers={"X-CSRFToken": token})))
+        assert fast == slow and fast[0][0] == 200
+
+
+@pytest.fixture
+def frequent_switches():
+    """Threads take turns within a check, as they may in a served worker (Python's default: every 5 ms)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+def test_threads_checking_at_once_each_get_their_own_answer(make_app, frequent_switches):
+    app = make_app(KAPU_CLIENT_CHECKS_PER_MINUTE=100000)
+    sent = [
+        {"password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD if i % 2 else "something else"}
+        for i in range(PARALLEL)
+    ]
+    expected = [
+        "do not match" in answer_to(app.test_client(), "password_confirm", data).get_data(as_text=True) for data in sent
+    ]
+    assert expected == [i % 2 == 0 for i in range(PARALLEL)]
+
+    def check(i, client, barrier):
+        token = csrf_token(client)
+        barrier.wait()
+        return [
+            "do not match" in answer_to(client, "password_confirm", sent[i], token).get_data(as_text=True)
+            for _ in range(20)
+        ]
+
+    assert in_parallel(app, check) == [[wanted] * 20 for wanted in expected]
+
+
+def answer_to(client, field, data, token=None):
+    token = token or csrf_token(client)
+    response = client.post(CHECK + field, data=data, headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+    return response
+
+
+@given(
+    steps=st.lists(st.tuples(FIELDS, st.dictionaries(st.sampled_from(ActivationForm.live_fields), TEXT)), max_size=8)
+)
+def test_property_a_refilled_form_is_in_a_new_forms_state(app, steps):
+    refilled = RefilledChecks(ActivationForm)
+    with app.test_request_context():
+        for field, data in steps:
+            kept = refilled.filled(field, MultiDict(data))
+            new = ActivationForm.for_check(field)(formdata=MultiDict(data), meta={"csrf": False})
+            kept.checked(field), new.checked(field)
+            assert form_state(kept) == form_state(new)
+
+
+def form_state(form):
+    """What a check can change in a form: its fields' data and errors, and any attribute set on it or them."""
+    fields = {field.name: (sorted(vars(field)), [getattr(field, key, None) for key in FIELD_STATE]) for field in form}
+    return sorted(vars(form)), fields
+
+
+FIELD_STATE = ("data", "raw_data", "object_data", "errors", "process_errors")
