@@ -52,17 +52,22 @@ class RefilledChecks(threading.local):
         kept = self._forms.get(name)
         if kept is None:
             form = self.form_class.for_check(name)(formdata=None, meta={"csrf": False})
-            kept = self._forms[name] = (form, [(part, dict(part.__dict__)) for part in (form, *form)])
+            kept = self._forms[name] = (form, [_as_bound(part) for part in (form, *form)])
         form, as_bound = kept
-        for part, attributes in as_bound:
-            part.__dict__.clear()
-            part.__dict__.update({key: _copied(value) for key, value in attributes.items()})
+        for part, attributes, lists in as_bound:
+            state = part.__dict__
+            state.clear()
+            state.update(attributes)
+            for key in lists:
+                state[key] = attributes[key].copy()
         form.process(formdata)
         return form
 
 
-def _copied(value):
-    return value.copy() if isinstance(value, list) else value
+def _as_bound(part):
+    """A form's or field's attributes as bound, and which of them are lists (each check gets copies of those)."""
+    attributes = dict(vars(part))
+    return part, attributes, [key for key, value in attributes.items() if isinstance(value, list)]
 
 
 @functools.cache
