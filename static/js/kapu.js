@@ -1,7 +1,8 @@
 // Kapu's only script of its own. Everything here is an enhancement: every page works the same with it off.
 // - keeps aria-invalid in step with the live validation messages htmx swaps in (the rules live on the server);
 // - moves the focus to the error summary of a page that came back with errors, and from its links to the field;
-// - adds a Show/Hide button to password fields (the GOV.UK "password input" pattern).
+// - adds a Show/Hide button to password fields (the GOV.UK "password input" pattern);
+// - starts no live check while a submit button is held down (below).
 (function () {
   "use strict";
 
@@ -24,6 +25,35 @@
     var wrapper = input.closest(".field");
     if (wrapper) {
       wrapper.classList.toggle("field--invalid", invalid);
+    }
+  });
+
+  // Pressing a submit button leaves the field being typed in, and its change asks for a live check. A message
+  // swapped in above the button while it is held moves it from under the pointer: letting go there sends nothing,
+  // and the press is lost. The form is being sent and its answer shows every message, so while a submit button is
+  // held no live check of its form starts. Let go elsewhere, and the field is checked at its next change.
+  var heldForm = null;
+
+  document.addEventListener(
+    "pointerdown",
+    function (event) {
+      var button = event.target.closest && event.target.closest("button[type=submit], input[type=submit]");
+      heldForm = button ? button.form : null;
+    },
+    true
+  );
+
+  function letGo() {
+    setTimeout(function () {
+      heldForm = null; // after the click, which the browser fires in the same task as the pointerup
+    }, 0);
+  }
+  document.addEventListener("pointerup", letGo, true);
+  document.addEventListener("pointercancel", letGo, true);
+
+  document.addEventListener("htmx:before:request", function (event) {
+    if (heldForm && heldForm.contains(event.target)) {
+      event.preventDefault();
     }
   });
 

@@ -140,6 +140,28 @@ def _log_in(page, username, password):
     expect(page.locator("h1")).to_be_visible()
 
 
+def test_a_press_on_the_button_is_not_lost_to_a_message_appearing_above_it(page, registered):
+    """Pressing the button leaves the password field, whose change would ask for a live check; a message swapped in
+    while the button is held moves it from under the pointer, and letting go there sends nothing. So no check
+    starts while a submit button is held: the form's answer shows every message."""
+    page.goto(english(registered.link))
+    page.locator("#username").fill(registered.username)
+    page.locator("#password").fill("rövid")  # too short: its message would push the button down
+    checks = []
+    page.on("request", lambda request: "/check/" in request.url and checks.append(request.url))
+    button = page.locator("#activation-form button[type=submit]")
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 2)  # near its top edge: a line's shift is enough
+    with page.expect_response(lambda r: r.request.is_navigation_request() and r.request.method == "POST") as sent:
+        page.mouse.down()
+        page.wait_for_timeout(600)  # longer than a live check takes here, and than the typing pause (400 ms)
+        page.mouse.up()
+    assert sent.value.status == 422 and checks == []
+    page.wait_for_load_state()
+    expect(page.locator(".error-summary")).to_contain_text("at least 15 characters")
+
+
 @pytest.mark.both_databases
 def test_activation_with_javascript_then_login(page, registered):
     page.goto(english(registered.link))
