@@ -162,6 +162,26 @@ def test_a_press_on_the_button_is_not_lost_to_a_message_appearing_above_it(page,
     expect(page.locator(".error-summary")).to_contain_text("at least 15 characters")
 
 
+def test_a_typed_password_is_checked_once(page, registered):
+    """The pause in typing and then leaving the field both ask for the `password` check, the dearest one (zxcvbn):
+    htmx's `changed` remembers the value last sent per field, so leaving it unchanged sends nothing more."""
+    page.goto(english(registered.link))
+    page.locator("#username").fill(registered.username)
+    checks = []
+    page.on("request", lambda request: request.url.endswith("/check/password") and checks.append(request))
+    with page.expect_response(lambda r: r.url.endswith("/check/password")):
+        page.locator("#password").fill(STRONG_PASSWORD)
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(1000)  # longer than both fields' typing pauses (400 and 700 ms)
+    assert len(checks) == 1
+    page.locator("#password").focus()
+    with page.expect_response(lambda r: r.url.endswith("/check/password")):
+        page.keyboard.type("x")  # a change is checked again
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(1000)
+    assert len(checks) == 2
+
+
 @pytest.mark.both_databases
 def test_activation_with_javascript_then_login(page, registered):
     page.goto(english(registered.link))
