@@ -74,6 +74,7 @@ class LiveChecks(Shortcut):
             language = session.get("language")
             if language in kapu_config.LANGUAGES:
                 g.language = language
+            g.visitor_secret = session[config["WTF_CSRF_FIELD_NAME"]]  # _token_is_right found it, a str
             bound = self._forms.filled(field, formdata).checked(field)
             template = self._partial()  # shared: the partial reads only the field (not the app's globals)
             html = "".join(template.root_render_func(template.new_context({"field": bound}, shared=True)))

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from domain import keys, passwords
 from domain.limits import Limits, ProcessWindow
 from domain.links import CodeLinks, LinkSigner
-from domain.passwords import PasswordPolicy, new_hasher, normalising
+from domain.passwords import PasswordPolicy, RememberedVerdicts, new_hasher, normalising
 
 # compose(kind, language, **context) -> (subject, text body, html body)
 Composer = Callable[..., tuple[str, str, str]]
@@ -62,7 +62,7 @@ class Services:
             limits=Limits.from_config(config),
             code_ttl=config["KAPU_CODE_TTL"],
             max_attempts=config["KAPU_CODE_MAX_ATTEMPTS"],
-            policy=PasswordPolicy(min_length=config["KAPU_PASSWORD_MIN_LENGTH"]),
+            policy=PasswordPolicy(min_length=config["KAPU_PASSWORD_MIN_LENGTH"], verdicts=RememberedVerdicts()),
             hasher=hasher,
             base_url=config["KAPU_BASE_URL"],
             mail_from=config["KAPU_MAIL_FROM"],

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import re
 import secrets
 import threading
+import time
 import unicodedata
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from math import prod
 
 from argon2 import PasswordHasher
@@ -32,6 +35,9 @@ _L33T_STAND_INS = {
     "a": "4@", "b": "8", "c": "({[<", "e": "3", "g": "69", "i": "1!|", "l": "1|7",
     "o": "0", "s": "$5", "t": "+7", "x": "%", "z": "2",
 }  # fmt: skip
+# A visitor's verdicts are remembered this long, at most this many per process (see RememberedVerdicts).
+REMEMBER_SECONDS = 15 * 60
+REMEMBERED_VERDICTS = 4096
 # zxcvbn score 0-2 means fewer than 10^8 guesses: common, breached-style or trivially patterned.
 _MIN_SCORE = 3
 # The service's own names (800-63B-4 "context-specific words"), in folded form: no accents, lower case.
@@ -68,13 +74,66 @@ def _skeleton(bare: str) -> str:
     return bare.translate(_LOOKALIKES)
 
 
+class RememberedVerdicts:
+    """zxcvbn's verdicts, remembered per visitor in this process for REMEMBER_SECONDS.
+
+    zxcvbn costs a live check as much as all the rest of it, and it sees at most the first 16 characters: every
+    check of a passphrase after its 16th character, and the submit, ask it the same question. A verdict is kept
+    under a keyed hash (BLAKE2b, its key made at start and kept only in memory) of the visitor's secret, the
+    username and what zxcvbn saw: no password is kept, and one visitor's verdicts are never another's, so a
+    quicker answer cannot tell anyone what somebody else typed. Oldest first out, when full or expired.
+    """
+
+    def __init__(self, size=REMEMBERED_VERDICTS, seconds=REMEMBER_SECONDS, clock=time.monotonic):
+        self._key = secrets.token_bytes(32)
+        self._size, self._seconds, self._clock = size, seconds, clock
+        self._verdicts = OrderedDict()  # digest -> (verdict, remembered until), oldest first
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._verdicts)
+
+    def verdict(self, visitor: str, username: str | None, analysed: str, judge) -> bool:
+        """judge(analysed, username), remembered for *visitor*."""
+        digest = hashlib.blake2b(_framed(visitor, username or "", analysed), key=self._key).digest()
+        now = self._clock()
+        with self._lock:
+            self._forget(now)
+            kept = self._verdicts.get(digest)
+            if kept is not None:
+                return kept[0]
+        verdict = judge(analysed, username)
+        with self._lock:
+            self._verdicts.pop(digest, None)
+            self._verdicts[digest] = (verdict, now + self._seconds)
+            self._forget(now)
+        return verdict
+
+    def _forget(self, now):
+        """Drop the expired verdicts and those over the size, oldest first (the order they expire in)."""
+        verdicts = self._verdicts
+        while verdicts and (len(verdicts) > self._size or next(iter(verdicts.values()))[1] <= now):
+            verdicts.popitem(last=False)
+
+
+def _framed(*parts: str) -> bytes:
+    """The parts as one message no other parts make (each after its length)."""
+    encoded = [part.encode("utf-8", "surrogatepass") for part in parts]
+    return b"".join(len(part).to_bytes(4, "big") + part for part in encoded)
+
+
 @dataclass(frozen=True)
 class PasswordPolicy:
     min_length: int = MIN_LENGTH
     max_length: int = MAX_LENGTH
+    # Where zxcvbn's verdicts are remembered for the visitors a check names (none: every check asks zxcvbn).
+    verdicts: RememberedVerdicts | None = field(default=None, compare=False, repr=False)
 
-    def problems(self, password: str, username: str | None = None) -> list[str]:
-        """The rules *password* breaks, in the order a person should fix them."""
+    def problems(self, password: str, username: str | None = None, visitor: str | None = None) -> list[str]:
+        """The rules *password* breaks, in the order a person should fix them.
+
+        *visitor* is a secret only this visitor's requests carry (their session's CSRF secret): zxcvbn's verdict
+        is remembered for them (see RememberedVerdicts)."""
         if len(password) > self.max_length:
             return [TOO_LONG]
         password = normalise(password)
@@ -84,9 +143,15 @@ class PasswordPolicy:
         bare = _bare(password)  # once: the rules below read it
         if username and _contains_username(password, bare, username):
             found.append(CONTAINS_USERNAME)
-        elif password and (_built_from_service_words(bare) or _too_guessable(password, username)):
+        elif password and (_built_from_service_words(bare) or self._too_guessable(password, username, visitor)):
             found.append(TOO_COMMON)
         return found
+
+    def _too_guessable(self, password: str, username: str | None, visitor: str | None) -> bool:
+        analysed = analysed_prefix(password)
+        if visitor and self.verdicts is not None:
+            return self.verdicts.verdict(visitor, username, analysed, _zxcvbn_says_guessable)
+        return _zxcvbn_says_guessable(analysed, username)
 
 
 def _contains_username(password: str, bare_password: str, username: str) -> bool:
@@ -125,13 +190,15 @@ def analysed_prefix(password: str) -> str:
     return text
 
 
-def _too_guessable(password: str, username: str | None) -> bool:
-    """zxcvbn-rs (Rust, about 0.2 ms for 16 characters; the Python port took 1.5 ms) is imported here, not at
+def _zxcvbn_says_guessable(analysed: str, username: str | None) -> bool:
+    """zxcvbn's verdict on *analysed* (see analysed_prefix).
+
+    zxcvbn-rs (Rust, about 0.15 ms for 16 characters; the Python port took 1.5 ms) is imported here, not at
     start: its word lists cost a process 9 MB, which a worker that never checks a password need not carry."""
     from zxcvbn_rs_py import zxcvbn
 
     user_inputs = [*SERVICE_WORDS, "ügyfélkapu", "ügyfél"] + ([username] if username else [])
-    return int(zxcvbn(analysed_prefix(password), user_inputs).score) < _MIN_SCORE
+    return int(zxcvbn(analysed, user_inputs).score) < _MIN_SCORE
 
 
 # How many argon2 computations this process runs at once. Each takes one core for ~0.2-0.3 s and 64 MiB: more at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from flask import current_app
+from flask import current_app, g, has_request_context, session
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from wtforms import PasswordField, StringField
@@ -73,10 +73,20 @@ class PasswordRules:
     def __call__(self, form, field):
         policy = current_app.extensions["kapu"].policy
         username = form.username_for_rules() if hasattr(form, "username_for_rules") else None
-        messages = [_password_message(p, policy) for p in policy.problems(field.data or "", username)]
+        problems = policy.problems(field.data or "", username, visitor_secret())
+        messages = [_password_message(p, policy) for p in problems]
         if messages:
             field.errors.extend(messages[:-1])
             raise ValidationError(messages[-1])
+
+
+def visitor_secret():
+    """The secret only this visitor's requests carry, their session's CSRF secret (the live checks' shortcut,
+    which answers outside Flask's request cycle, puts it in g): the policy remembers its verdicts per visitor."""
+    secret = g.get("visitor_secret")
+    if secret is None and has_request_context():
+        secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
+    return secret if isinstance(secret, str) else None
 
 
 def _password_message(problem, policy):
