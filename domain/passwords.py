@@ -35,9 +35,10 @@ _L33T_STAND_INS = {
     "a": "4@", "b": "8", "c": "({[<", "e": "3", "g": "69", "i": "1!|", "l": "1|7",
     "o": "0", "s": "$5", "t": "+7", "x": "%", "z": "2",
 }  # fmt: skip
+_STAND_IN_CHARACTERS = frozenset("".join(_L33T_STAND_INS.values()))
 # A visitor's verdicts are remembered this long, at most this many per process (see RememberedVerdicts).
 REMEMBER_SECONDS = 15 * 60
-REMEMBERED_VERDICTS = 4096
+REMEMBERED_VERDICTS = 1024
 # zxcvbn score 0-2 means fewer than 10^8 guesses: common, breached-style or trivially patterned.
 _MIN_SCORE = 3
 # The service's own names (800-63B-4 "context-specific words"), in folded form: no accents, lower case.
@@ -149,7 +150,9 @@ class PasswordPolicy:
 
     def _too_guessable(self, password: str, username: str | None, visitor: str | None) -> bool:
         analysed = analysed_prefix(password)
-        if visitor and self.verdicts is not None:
+        # A password shorter than what zxcvbn may see changes what it sees at every keystroke: no later check
+        # would find its verdict.
+        if visitor and self.verdicts is not None and len(password) >= _ANALYSED_PREFIX:
             return self.verdicts.verdict(visitor, username, analysed, _zxcvbn_says_guessable)
         return _zxcvbn_says_guessable(analysed, username)
 
@@ -166,8 +169,10 @@ def _contains_username(password: str, bare_password: str, username: str) -> bool
 
 def _built_from_service_words(bare: str) -> bool:
     """ "Kapu2024!Kapu", "ÜgyfélK4pu!!" (given _bare): the service's name with digits and symbols around it."""
-    read, plain = _skeleton(bare), list(bare)
-    found = False
+    read = _skeleton(bare)
+    if not any(word in read for word in SERVICE_WORDS):
+        return False
+    plain, found = list(bare), False
     for word in SERVICE_WORDS:  # longest first, so "ugyfelkapu" goes as a whole
         for match in re.finditer(word, read):
             found = True
@@ -185,6 +190,8 @@ def _l33t_readings(text: str) -> int:
 def analysed_prefix(password: str) -> str:
     """What zxcvbn sees of *password*: a beginning short enough to bound its cost (see _ANALYSED_PREFIX)."""
     text = password[:_ANALYSED_PREFIX]
+    if _STAND_IN_CHARACTERS.isdisjoint(text):
+        return text  # one reading
     while len(text) > 1 and _l33t_readings(text) > _MAX_L33T_READINGS:
         text = text[:-1]
     return text
