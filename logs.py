@@ -59,6 +59,11 @@ def configure(log_format: str):
     if _configured:
         return
     _configured = True
+    # No line names its caller's source line, thread or process (see formatter), so the logging module need not
+    # find them for every record: the logging HOWTO's "Optimization" settings (a stack walk, the thread's and
+    # the multiprocessing process's names; every request writes an access line).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = _StderrHandler()
     handler.setFormatter(formatter(log_format))
     logging.getLogger().addHandler(handler)  # the root keeps its level (WARNING) for everyone else

@@ -235,6 +235,17 @@ def test_json_lines_carry_the_fields(client, caplog):
     assert entry["level"] == "INFO" and re.fullmatch(r"[0-9a-f]{16}", entry["request_id"])
 
 
+def test_a_line_is_not_made_to_look_up_what_no_format_shows(client, caplog):
+    """Kapu's formats name no source line, thread or process: the logging module does not look them up."""
+    with caplog.at_level(logging.INFO, logger="kapu.access"):
+        client.get("/healthz")
+    record = next(r for r in caplog.records if r.name == "kapu.access")
+    assert (record.lineno, record.threadName, record.processName) == (0, None, None)
+    for format_name in ("text", "json"):
+        shown = logs.formatter(format_name).format(record)
+        assert "None" not in shown and "unknown" not in shown
+
+
 def test_an_unhandled_error_is_logged_with_the_id_the_page_shows(app, caplog):
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
