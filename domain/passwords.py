@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import re
@@ -64,10 +65,25 @@ def _fold(text: str) -> str:
     return normalise(text).casefold()
 
 
-def _bare(text: str) -> str:
-    """Lower case, accents dropped."""
-    decomposed = unicodedata.normalize("NFKD", _fold(text))
-    return decomposed if decomposed.isascii() else "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+class _CombiningMarks(dict):
+    """A str.translate table dropping combining marks (accents), filled as characters are met: once known, a
+    character costs a lookup rather than a call to unicodedata. At most _KNOWN_CHARACTERS are kept."""
+
+    def __missing__(self, code_point):
+        kept = None if unicodedata.combining(chr(code_point)) else code_point
+        if len(self) < _KNOWN_CHARACTERS:
+            self[code_point] = kept
+        return kept
+
+
+_KNOWN_CHARACTERS = 4096
+_COMBINING_MARKS = _CombiningMarks()
+
+
+def _bare(folded: str) -> str:
+    """A _fold-ed text with its accents dropped."""
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return decomposed if decomposed.isascii() else decomposed.translate(_COMBINING_MARKS)
 
 
 def _skeleton(bare: str) -> str:
@@ -86,7 +102,7 @@ class RememberedVerdicts:
     """
 
     def __init__(self, size=REMEMBERED_VERDICTS, seconds=REMEMBER_SECONDS, clock=time.monotonic):
-        self._key = secrets.token_bytes(32)
+        self._keyed = hashlib.blake2b(key=secrets.token_bytes(32))  # copied for each digest: the key hashed once
         self._size, self._seconds, self._clock = size, seconds, clock
         self._verdicts = OrderedDict()  # digest -> (verdict, remembered until), oldest first
         self._lock = threading.Lock()
@@ -96,7 +112,9 @@ class RememberedVerdicts:
 
     def verdict(self, visitor: str, username: str | None, analysed: str, judge) -> bool:
         """judge(analysed, username), remembered for *visitor*."""
-        digest = hashlib.blake2b(_framed(visitor, username or "", analysed), key=self._key).digest()
+        hasher = self._keyed.copy()
+        hasher.update(_framed(visitor, username or "", analysed))
+        digest = hasher.digest()
         now = self._clock()
         with self._lock:
             self._forget(now)
@@ -117,10 +135,9 @@ class RememberedVerdicts:
             verdicts.popitem(last=False)
 
 
-def _framed(*parts: str) -> bytes:
-    """The parts as one message no other parts make (each after its length)."""
-    encoded = [part.encode("utf-8", "surrogatepass") for part in parts]
-    return b"".join(len(part).to_bytes(4, "big") + part for part in encoded)
+def _framed(visitor: str, username: str, analysed: str) -> bytes:
+    """The three as one message no other three make: the first two after their lengths, the last the rest."""
+    return f"{len(visitor)}:{visitor}{len(username)}:{username}{analysed}".encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True)
@@ -141,10 +158,16 @@ class PasswordPolicy:
         found = []
         if len(password) < self.min_length:
             found.append(TOO_SHORT)
-        bare = _bare(password)  # once: the rules below read it
-        if username and _contains_username(password, bare, username):
+        # Once, for the rules below: the password as _fold leaves it (it is in NFKC already), without accents,
+        # and as a guesser reads it.
+        folded = password.casefold()
+        bare = _bare(folded)
+        skeleton = _skeleton(bare)
+        if username and _contains_username(folded, skeleton, username):
             found.append(CONTAINS_USERNAME)
-        elif password and (_built_from_service_words(bare) or self._too_guessable(password, username, visitor)):
+        elif password and (
+            _built_from_service_words(bare, skeleton) or self._too_guessable(password, username, visitor)
+        ):
             found.append(TOO_COMMON)
         return found
 
@@ -157,19 +180,35 @@ class PasswordPolicy:
         return _zxcvbn_says_guessable(analysed, username)
 
 
-def _contains_username(password: str, bare_password: str, username: str) -> bool:
-    folded_username = _fold(username).strip()
-    if len(folded_username) < 3:
-        return False
-    bare = folded_username.rstrip("0123456789")
-    variants = {folded_username, folded_username[::-1], bare, re.sub(r"[._\-]", "", bare)}
-    haystacks = (_fold(password), _skeleton(bare_password))
-    return any(len(v) >= 3 and v in hay for v in variants for hay in haystacks)
+def _contains_username(folded: str, skeleton: str, username: str) -> bool:
+    """The password (given _fold-ed and as its _skeleton) holds one of the username's spellings."""
+    short = len(username) <= _REMEMBERED_USERNAME
+    spellings = _remembered_username_spellings(username) if short else _username_spellings(username)
+    return any(spelling in folded or spelling in skeleton for spelling in spellings)
 
 
-def _built_from_service_words(bare: str) -> bool:
-    """ "Kapu2024!Kapu", "ÜgyfélK4pu!!" (given _bare): the service's name with digits and symbols around it."""
-    read = _skeleton(bare)
+# A typed username (at most 64 characters, a malformed one up to the body's cap) is remembered up to this length.
+_REMEMBERED_USERNAME = 64
+
+
+def _username_spellings(username: str) -> tuple[str, ...]:
+    """The spellings of *username* a password must not contain: itself, reversed, without its trailing digits,
+    and also without its dots, hyphens and underscores (each at least 3 characters)."""
+    folded = _fold(username).strip()
+    if len(folded) < 3:
+        return ()
+    bare = folded.rstrip("0123456789")
+    variants = dict.fromkeys((folded, folded[::-1], bare, re.sub(r"[._\-]", "", bare)))
+    return tuple(variant for variant in variants if len(variant) >= 3)
+
+
+# A citizen's every check of a new password names the same username: its spellings are worked out once.
+_remembered_username_spellings = functools.lru_cache(maxsize=1024)(_username_spellings)
+
+
+def _built_from_service_words(bare: str, read: str) -> bool:
+    """ "Kapu2024!Kapu", "ÜgyfélK4pu!!" (given _bare and its _skeleton): the service's name with digits and symbols
+    around it."""
     if not any(word in read for word in SERVICE_WORDS):
         return False
     plain, found = list(bare), False

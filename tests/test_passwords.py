@@ -4,6 +4,8 @@ import unicodedata
 
 import pytest
 from argon2 import PasswordHasher
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain import passwords
 from domain.passwords import PasswordPolicy
@@ -40,6 +42,48 @@ POLICY = PasswordPolicy()
 )
 def test_policy_names_the_rules_a_password_breaks(password, username, expected):
     assert POLICY.problems(password, username) == expected
+
+
+def _plainly_bare(text):
+    """What the rules mean by a bare text, written plainly: NFKC, case folded, NFKD, combining marks dropped."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _plainly_contains_username(password, username):
+    """The username rule written plainly: any spelling of 3 or more characters, in the folded password or in
+    its bare form with look-alikes read as letters."""
+    folded = unicodedata.normalize("NFKC", username).casefold().strip()
+    if len(folded) < 3:
+        return False
+    bare = folded.rstrip("0123456789")
+    spellings = [folded, folded[::-1], bare, bare.replace(".", "").replace("_", "").replace("-", "")]
+    haystacks = [
+        unicodedata.normalize("NFKC", password).casefold(),
+        _plainly_bare(password).translate(str.maketrans("0134578@$!|", "oleastbasil")),
+    ]
+    return any(len(s) >= 3 and s in hay for s in spellings for hay in haystacks)
+
+
+USERNAME_LIKE = st.text(alphabet="kovacsjánoś.-_1290 ", max_size=14)
+PASSWORD_LIKE = st.text(alphabet="KOVACSkovacsjánoś.-_1290 0134578@$!|x\u0301ﬁ", max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(password=PASSWORD_LIKE | st.text(max_size=30), username=USERNAME_LIKE | st.text(max_size=10))
+def test_property_the_username_rule_is_its_plain_reading(password, username):
+    """The rules read the password once and remember a username's spellings: the same answers as read plainly."""
+    for _ in range(2):  # the second time, the username's spellings are remembered
+        found = passwords.CONTAINS_USERNAME in POLICY.problems(password, username)
+        assert found == (bool(username) and _plainly_contains_username(password, username))
+
+
+def test_dropping_accents_is_its_plain_reading_past_the_characters_it_remembers():
+    text = "".join(map(chr, range(0x300, 0x300 + 2 * passwords._KNOWN_CHARACTERS)))
+    for _ in range(2):
+        assert passwords._bare(unicodedata.normalize("NFKC", text).casefold()) == _plainly_bare(text)
+    assert len(passwords._COMBINING_MARKS) <= passwords._KNOWN_CHARACTERS
+    assert passwords._bare("árvíztűrő tükörfúrógép") == "arvizturo tukorfurogep"
 
 
 def test_minimum_length_is_15_by_default_and_exact():

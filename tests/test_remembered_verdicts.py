@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import live_checks
@@ -109,6 +109,16 @@ def test_the_parts_of_a_question_cannot_run_into_each_other(asked):
     policy.problems(PASSPHRASE, "ab", "visitor")
     policy.problems(PASSPHRASE, "b", "visitora")  # joined without lengths, both would read "visitorab..."
     assert len(asked) == 2
+
+
+PART = st.text(alphabet="12:ab", max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(one=st.tuples(PART, PART, PART), other=st.tuples(PART, PART, PART))
+def test_property_two_questions_are_never_hashed_alike(one, other):
+    assume(one != other)
+    assert passwords._framed(*one) != passwords._framed(*other)
 
 
 WORDS = st.sampled_from(["kapu", "password", "kék", "ég", "alatt", "1234", "qwerty", "nyírfa", "rigó", "Kovacs", "!"])
