@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import db
 import logs
@@ -235,15 +239,165 @@ def test_json_lines_carry_the_fields(client, caplog):
     assert entry["level"] == "INFO" and re.fullmatch(r"[0-9a-f]{16}", entry["request_id"])
 
 
-def test_a_line_is_not_made_to_look_up_what_no_format_shows(client, caplog):
-    """Kapu's formats name no source line, thread or process: the logging module does not look them up."""
+def test_other_formats_still_find_the_process_and_thread(client):
+    """Kapu's set-up (done by then) leaves the logging module's defaults alone: a server run directly (gunicorn's
+    own format prints the process id) or a library's format still finds what it prints."""
+    record = logging.getLogger("kapu.test").makeRecord("kapu.test", logging.INFO, __file__, 7, "hello", (), None)
+    shown = logging.Formatter("[%(process)d] [%(thread)d] %(filename)s:%(lineno)d %(message)s").format(record)
+    assert re.fullmatch(r"\[\d+\] \[\d+\] test_monitoring\.py:7 hello", shown)
+
+
+class PrivateLogging:
+    """A logging hierarchy of its own (root, "kapu", "kapu.access") with Kapu's handler on its root, as
+    logs.configure sets up the process's: what AccessLines sees without pytest's own handlers."""
+
+    def __init__(self, log_format, clock=None):
+        self.stream = io.StringIO()
+        self.root = logging.RootLogger(logging.WARNING)
+        self.manager = logging.Manager(self.root)
+        self.manager.getLogger("kapu").setLevel(logging.INFO)
+        self.logger = self.manager.getLogger("kapu.access")
+        self.handler = logging.StreamHandler(self.stream)
+        self.handler.setFormatter(logs.formatter(log_format))
+        self.root.addHandler(self.handler)
+        self.lines = logs.AccessLines(self.handler, self.logger, **({"clock": clock} if clock else {}))
+
+    def through_logging(self, fields, created):
+        """What logging itself writes for log_access's record made at *created*."""
+        record = self.logger.makeRecord(
+            self.logger.name, logging.INFO, "(unknown file)", 0, logs.ACCESS_MESSAGE, (fields,), None, extra=fields
+        )
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        self.logger.handle(record)
+
+    def taken(self):
+        text = self.stream.getvalue()
+        self.stream.seek(0)
+        self.stream.truncate()
+        return text
+
+
+ACCESS_FIELDS = st.fixed_dictionaries(
+    {
+        "request_id": st.from_regex(r"[0-9a-f]{16}", fullmatch=True),
+        "method": st.sampled_from(["GET", "POST", "HEAD"]),
+        "route": st.sampled_from(["/activate", "/activate/check/<field>", "<unmatched>", "/static/<path:filename>"]),
+        "status": st.integers(100, 599),
+        "duration_ms": st.floats(0, 10**5, allow_nan=False).map(lambda ms: round(ms, 2)),
+        "client": st.text(max_size=40),
+    }
+)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+@settings(max_examples=200, deadline=None)
+@given(fields=ACCESS_FIELDS, created=st.floats(0, 4 * 10**9, allow_nan=False, allow_infinity=False))
+def test_property_an_access_line_written_straight_is_the_one_logging_writes(log_format, fields, created):
+    """Byte for byte, in both formats, at any time (the text's second is remembered: it changes with the time)."""
+    private = PrivateLogging(log_format, clock=lambda: created)
+    assert private.lines.write(logs.ACCESS_MESSAGE % fields, fields)
+    straight = private.taken()
+    private.through_logging(fields, created)
+    assert straight == private.taken()
+    assert straight.endswith("\n")
+
+
+def test_the_text_time_stays_right_as_the_seconds_pass():
+    """The remembered second is redrawn when the second changes, forward or back (a clock set back)."""
+    times = iter([1_700_000_000.25, 1_700_000_000.999, 1_700_000_001.0, 1_699_999_999.5])
+    private = PrivateLogging("text", clock=lambda: next(times))
+    fields = {"request_id": "0" * 16, "method": "GET", "route": "/", "status": 200, "duration_ms": 1.0, "client": "x"}
+    for expected in (1_700_000_000.25, 1_700_000_000.999, 1_700_000_001.0, 1_699_999_999.5):
+        private.lines.write(logs.ACCESS_MESSAGE % fields, fields)
+        shown = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(expected))
+        assert private.taken().startswith(f"{shown},{int((expected - int(expected)) * 1000):03d} INFO kapu.access: ")
+
+
+def _another_handler(private):
+    private.logger.addHandler(logging.NullHandler())
+
+
+def _a_second_root_handler(private):
+    private.root.addHandler(logging.StreamHandler(io.StringIO()))
+
+
+def _the_same_handler_twice(private):
+    private.manager.getLogger("kapu").addHandler(private.handler)
+
+
+def _a_logger_filter(private):
+    private.logger.addFilter(lambda record: False)
+
+
+def _a_handler_filter(private):
+    private.handler.addFilter(lambda record: True)
+
+
+def _the_handler_above_info(private):
+    private.handler.setLevel(logging.WARNING)
+
+
+def _kapu_above_info(private):
+    private.manager.getLogger("kapu").setLevel(logging.WARNING)
+
+
+def _logging_disabled(private):
+    private.manager.disable = logging.INFO
+    private.manager._clear_cache()
+
+
+def _the_logger_disabled(private):
+    private.logger.disabled = True
+
+
+def _another_formatter(private):
+    private.handler.setFormatter(logging.Formatter("%(message)s"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _another_handler,
+        _a_second_root_handler,
+        _the_same_handler_twice,
+        _a_logger_filter,
+        _a_handler_filter,
+        _the_handler_above_info,
+        _kapu_above_info,
+        _logging_disabled,
+        _the_logger_disabled,
+        _another_formatter,
+    ],
+)
+def test_an_access_line_goes_through_logging_when_anything_else_would_see_or_stop_it(change):
+    private = PrivateLogging("text")
+    fields = {"request_id": "0" * 16, "method": "GET", "route": "/", "status": 200, "duration_ms": 1.0, "client": "x"}
+    assert private.lines.write(logs.ACCESS_MESSAGE % fields, fields) and private.taken()
+    change(private)
+    assert not private.lines.alone()
+    assert not private.lines.write(logs.ACCESS_MESSAGE % fields, fields)
+    assert private.taken() == ""  # log_access then logs it through logging, which decides
+
+
+def test_log_access_hands_its_record_to_logging_when_the_line_is_not_written_straight(monkeypatch, caplog):
+    """pytest's capture is one more handler: the record reaches it, with its fields, and the line is written once."""
+    monkeypatch.setattr(logs, "_access_lines", logs.AccessLines(logs._StderrHandler()))  # as configure leaves it
+    fields = {"request_id": "1" * 16, "method": "GET", "route": "/x", "status": 204, "duration_ms": 0.5, "client": "y"}
     with caplog.at_level(logging.INFO, logger="kapu.access"):
-        client.get("/healthz")
-    record = next(r for r in caplog.records if r.name == "kapu.access")
-    assert (record.lineno, record.threadName, record.processName) == (0, None, None)
-    for format_name in ("text", "json"):
-        shown = logs.formatter(format_name).format(record)
-        assert "None" not in shown and "unknown" not in shown
+        logs.log_access(fields)
+    [record] = [r for r in caplog.records if r.name == "kapu.access"]
+    assert record.getMessage() == "GET /x 204 0.5ms client=y id=1111111111111111" and record.status == 204
+
+
+def test_a_failed_straight_write_is_left_to_logging():
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise OSError("disk full")
+
+    private = PrivateLogging("json")
+    private.handler.setStream(Broken())
+    fields = {"request_id": "0" * 16, "method": "GET", "route": "/", "status": 200, "duration_ms": 1.0, "client": "x"}
+    assert not private.lines.write(logs.ACCESS_MESSAGE % fields, fields)
 
 
 def test_an_unhandled_error_is_logged_with_the_id_the_page_shows(app, caplog):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ import urllib.request
 
 import pytest
 
+import logs
 import migrations
 from tests.served import ROOT, ServedKapu, clean_environment, wait_for
 from tests.smtp_server import SmtpServer
@@ -58,6 +60,12 @@ def test_served_readiness_metrics_and_access_lines(tmp_path, smtp):
         assert metric_sample(text, "kapu_http_requests_total", route="/healthz", status="200") == 12
         lines = [line for line in server.stderr.splitlines() if "kapu.access" in line and "GET /healthz 200" in line]
         assert len(lines) == 12
+        # Whole, as logging's text format writes them (logs.AccessLines writes them itself in a served worker).
+        shape = (
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO kapu\.access: "
+            r"GET /healthz 200 [\d.]+ms client=127\.0\.0\.1 id=[0-9a-f]{16}"
+        )
+        assert all(re.fullmatch(shape, line) for line in lines), lines
     finally:
         assert server.terminate() == 0
 
@@ -116,6 +124,8 @@ def test_a_json_log_holds_only_json_lines_even_the_servers_own(tmp_path):
     assert any(logger == "gunicorn.error" and "SIGKILL" in message for logger, _, message in messages)
     access = [entry for entry in entries if entry["logger"] == "kapu.access"]
     assert [entry["route"] for entry in access][-1] == "/activate/<token>"
+    assert list(access[-1]) == ["time", "level", "logger", "message", *logs.FIELDS]
+    assert access[-1]["level"] == "INFO" and access[-1]["status"] == 400 and access[-1]["method"] == "GET"
     assert "ABCDE" not in server.stderr and "some.token" not in server.stderr
 
 
