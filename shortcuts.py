@@ -45,6 +45,7 @@ class Shortcut:
         self.wsgi_app, self.app = wsgi_app, app
         self.headers = [*security_headers.items(), ("Cache-Control", "no-store"), ("Vary", "Cookie, HX-Request")]
         self._session_signers = {}  # per secret keys
+        self._cookies = {}  # Cookie header -> the session cookie in it (None: none), see session_cookie
 
     @classmethod
     def install(cls, app, security_headers: dict[str, str]):
@@ -108,8 +109,23 @@ class Shortcut:
             signer = self._session_signers[keys] = serializer and Verified(serializer)
         return signer
 
+    # Cookie headers remembered, and the longest remembered (a visitor's is one cookie of some 120 characters).
+    COOKIE_HEADERS, COOKIE_HEADER_CHARACTERS = 2048, 1024
+
     def session_cookie(self, environ) -> str | None:
-        return parse_cookie(environ.get("HTTP_COOKIE", "")).get(self.app.config["SESSION_COOKIE_NAME"])
+        """The session cookie in the request's Cookie header. A visitor's checks send the same header at every pause
+        in typing: what werkzeug read in it is remembered (a pure reading; the signature is checked at every use)."""
+        header = environ.get("HTTP_COOKIE", "")
+        try:
+            return self._cookies[header]
+        except KeyError:
+            pass
+        cookie = parse_cookie(header).get(self.app.config["SESSION_COOKIE_NAME"])
+        if len(header) <= self.COOKIE_HEADER_CHARACTERS:
+            if len(self._cookies) >= self.COOKIE_HEADERS:
+                self._cookies.clear()
+            self._cookies[header] = cookie
+        return cookie
 
     def visitor_session(self, cookie) -> dict | None:
         """The session in *cookie* of a visitor who is not logged in, as Flask would read it; None for anything else

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
+from werkzeug.http import parse_cookie
 
 import live_checks
 import metrics
@@ -152,6 +153,29 @@ def test_a_token_signed_before_a_key_rotation_still_counts(make_app, shortcut):
     client.application = new
     response = client.post(CHECK + "code", data={"code": "x"}, headers={"X-CSRFToken": token})
     assert response.status_code == 200 and shortcut == [True]
+
+
+COOKIE_TEXT = st.text(st.sampled_from('session=;" \\,abc012.-_%'), max_size=40)
+
+
+@given(headers=st.lists(COOKIE_TEXT, min_size=1, max_size=6))
+def test_property_a_remembered_cookie_header_reads_as_werkzeug_reads_it(app, headers):
+    """Asked in any order, again and again: the session cookie werkzeug finds in the header, or none."""
+    remembering = live_checks.LiveChecks(None, app, {})
+    for header in [*headers, *reversed(headers)]:
+        found = remembering.session_cookie({"HTTP_COOKIE": header})
+        assert found == parse_cookie(header).get(app.config["SESSION_COOKIE_NAME"])
+
+
+def test_remembered_cookie_headers_are_bounded(app, monkeypatch):
+    monkeypatch.setattr(shortcuts.Shortcut, "COOKIE_HEADERS", 3)
+    remembering = live_checks.LiveChecks(None, app, {})
+    for n in range(10):
+        assert remembering.session_cookie({"HTTP_COOKIE": f"session=v{n}"}) == f"v{n}"
+        assert len(remembering._cookies) <= 3
+    long = "session=" + "x" * shortcuts.Shortcut.COOKIE_HEADER_CHARACTERS
+    assert remembering.session_cookie({"HTTP_COOKIE": long}) == long[8:]
+    assert long not in remembering._cookies and remembering.session_cookie({}) is None
 
 
 def test_the_shortcut_logs_its_access_line_and_counts_its_answers(app, client, caplog, shortcut):
