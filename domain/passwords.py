@@ -36,7 +36,7 @@ _L33T_STAND_INS = {
     "a": "4@", "b": "8", "c": "({[<", "e": "3", "g": "69", "i": "1!|", "l": "1|7",
     "o": "0", "s": "$5", "t": "+7", "x": "%", "z": "2",
 }  # fmt: skip
-_STAND_IN_CHARACTERS = frozenset("".join(_L33T_STAND_INS.values()))
+_STAND_IN = re.compile(f"[{re.escape(''.join(_L33T_STAND_INS.values()))}]")
 # A visitor's verdicts are remembered this long, at most this many per process (see RememberedVerdicts).
 REMEMBER_SECONDS = 15 * 60
 REMEMBERED_VERDICTS = 1024
@@ -47,7 +47,8 @@ SERVICE_WORDS = ("ugyfelkapu", "ugyfel", "kapu")
 # A password whose letters, once the service's names are taken out, are fewer than this is built from them.
 _MIN_OWN_LETTERS = 4
 # What people type instead of letters ("K4pu", "Ugyf3lk@pu").
-_LOOKALIKES = str.maketrans("0134578@$!|", "oleastbasil")
+_LOOKALIKES, _READ_AS = "0134578@$!|", "oleastbasil"
+_READ_LOOKALIKES = str.maketrans(_LOOKALIKES, _READ_AS)
 _NOT_LETTER = re.compile(r"[^a-z]+")
 
 TOO_SHORT = "too_short"
@@ -65,30 +66,45 @@ def _fold(text: str) -> str:
     return normalise(text).casefold()
 
 
-class _CombiningMarks(dict):
-    """A str.translate table dropping combining marks (accents), filled as characters are met: once known, a
-    character costs a lookup rather than a call to unicodedata. At most _KNOWN_CHARACTERS are kept."""
+class _CharacterTable(dict):
+    """A str.translate table of what *one* does to a character, filled as characters are met: once known, a
+    character costs a lookup rather than a call (and a miss no KeyError). At most _KNOWN_CHARACTERS are kept."""
+
+    def __init__(self, one):
+        super().__init__()
+        self._one = one
 
     def __missing__(self, code_point):
-        kept = None if unicodedata.combining(chr(code_point)) else code_point
+        done = self._one(chr(code_point))
         if len(self) < _KNOWN_CHARACTERS:
-            self[code_point] = kept
-        return kept
+            self[code_point] = done
+        return done
+
+
+def _bare_character(character: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", character) if not unicodedata.combining(ch))
 
 
 _KNOWN_CHARACTERS = 4096
-_COMBINING_MARKS = _CombiningMarks()
+# Decomposition is per character, and canonical ordering moves only combining marks: a text decomposed whole and
+# stripped of its marks is each of its characters decomposed and stripped (tests/test_passwords.py holds it so).
+_BARE_CHARACTERS = _CharacterTable(_bare_character)
+_SKELETON_CHARACTERS = _CharacterTable(lambda character: character.translate(_READ_LOOKALIKES))
 
 
 def _bare(folded: str) -> str:
     """A _fold-ed text with its accents dropped."""
-    decomposed = unicodedata.normalize("NFKD", folded)
-    return decomposed if decomposed.isascii() else decomposed.translate(_COMBINING_MARKS)
+    return folded if folded.isascii() else folded.translate(_BARE_CHARACTERS)
+
+
+_SKELETON_BYTES = bytes.maketrans(_LOOKALIKES.encode(), _READ_AS.encode())
 
 
 def _skeleton(bare: str) -> str:
     """A _bare text with look-alike digits and symbols read as letters: what a guesser tries."""
-    return bare.translate(_LOOKALIKES)
+    if bare.isascii():  # nearly always, and bytes.translate is one table lookup per byte
+        return bare.encode("ascii").translate(_SKELETON_BYTES).decode("ascii")
+    return bare.translate(_SKELETON_CHARACTERS)
 
 
 class RememberedVerdicts:
@@ -209,7 +225,7 @@ _remembered_username_spellings = functools.lru_cache(maxsize=1024)(_username_spe
 def _built_from_service_words(bare: str, read: str) -> bool:
     """ "Kapu2024!Kapu", "ÜgyfélK4pu!!" (given _bare and its _skeleton): the service's name with digits and symbols
     around it."""
-    if not any(word in read for word in SERVICE_WORDS):
+    if "kapu" not in read and "ugyfel" not in read:  # every one of SERVICE_WORDS holds one of these
         return False
     plain, found = list(bare), False
     for word in SERVICE_WORDS:  # longest first, so "ugyfelkapu" goes as a whole
@@ -229,7 +245,7 @@ def _l33t_readings(text: str) -> int:
 def analysed_prefix(password: str) -> str:
     """What zxcvbn sees of *password*: a beginning short enough to bound its cost (see _ANALYSED_PREFIX)."""
     text = password[:_ANALYSED_PREFIX]
-    if _STAND_IN_CHARACTERS.isdisjoint(text):
+    if not _STAND_IN.search(text):
         return text  # one reading
     while len(text) > 1 and _l33t_readings(text) > _MAX_L33T_READINGS:
         text = text[:-1]

@@ -82,8 +82,29 @@ def test_dropping_accents_is_its_plain_reading_past_the_characters_it_remembers(
     text = "".join(map(chr, range(0x300, 0x300 + 2 * passwords._KNOWN_CHARACTERS)))
     for _ in range(2):
         assert passwords._bare(unicodedata.normalize("NFKC", text).casefold()) == _plainly_bare(text)
-    assert len(passwords._COMBINING_MARKS) <= passwords._KNOWN_CHARACTERS
+    assert len(passwords._BARE_CHARACTERS) <= passwords._KNOWN_CHARACTERS
     assert passwords._bare("árvíztűrő tükörfúrógép") == "arvizturo tukorfurogep"
+
+
+# Letters with several marks (in either order), Hangul, compatibility forms, marks alone, look-alikes.
+MARKED_TEXT = st.text(alphabet="aeoőŐǖṏ\u0301\u0323\u0308\u031b한ﬁ²ß0134578@$!|x ", max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=MARKED_TEXT | st.text(max_size=30))
+def test_property_accents_are_dropped_per_character_as_from_the_whole_text(text):
+    """_bare reads each character alone (a lookup once met): the same as decomposing the whole text, where canonical
+    ordering may move marks; and _skeleton reads the look-alikes as a plain translation would."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    for _ in range(2):  # the second time, every character is known
+        bare = passwords._bare(folded)
+        assert bare == _plainly_bare(text)
+        assert passwords._skeleton(bare) == bare.translate(str.maketrans("0134578@$!|", "oleastbasil"))
+
+
+def test_every_service_word_is_found_by_the_quick_test_before_the_reading():
+    for word in passwords.SERVICE_WORDS:
+        assert passwords._built_from_service_words(word, word)
 
 
 def test_minimum_length_is_15_by_default_and_exact():
