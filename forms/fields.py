@@ -71,11 +71,12 @@ class PasswordRules:
     """The password policy, told one broken rule per message; the form says whose username to avoid."""
 
     def __call__(self, form, field):
-        policy = current_app.extensions["kapu"].policy
+        # Read once, not through current_app's proxy at each use: a proxied read costs a live check about 2 µs.
+        policy = current_app._get_current_object().extensions["kapu"].policy
         username = form.username_for_rules() if hasattr(form, "username_for_rules") else None
         problems = policy.problems(field.data or "", username, visitor_secret())
-        messages = [_password_message(p, policy) for p in problems]
-        if messages:
+        if problems:
+            messages = [_password_message(p, policy) for p in problems]
             field.errors.extend(messages[:-1])
             raise ValidationError(messages[-1])
 
@@ -83,7 +84,7 @@ class PasswordRules:
 def visitor_secret():
     """The secret only this visitor's requests carry, their session's CSRF secret (the live checks' shortcut,
     which answers outside Flask's request cycle, puts it in g): the policy remembers its verdicts per visitor."""
-    secret = g.get("visitor_secret")
+    secret = g._get_current_object().get("visitor_secret")
     if secret is None and has_request_context():
         secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
     return secret if isinstance(secret, str) else None
