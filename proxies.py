@@ -9,11 +9,16 @@ no trusted proxy vouches for. Either way REMOTE_ADDR and the scheme are rewritte
 from __future__ import annotations
 
 import functools
+import re
+import socket
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 SCHEMES = ("http", "https")
+# An IPv4 address in its one spelling (no leading zeros): what ipaddress reads it as, str() writes back unchanged.
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 def install(app):
@@ -64,10 +69,27 @@ def walk(peer: str, forwarded_for: list[str], networks) -> tuple[str, int]:
     return walk_from_trusted(peer, forwarded_for, networks)
 
 
-def walk_from_trusted(peer: str, forwarded_for: list[str], networks) -> tuple[str, int]:
-    """walk() from a peer already known to be trusted: each entry is parsed once."""
+def ipv4_masks(networks) -> tuple[tuple[int, int], ...]:
+    """The IPv4 networks as (netmask, network address) integers: `address in network` for an IPv4 address is
+    `int(address) & netmask == network address` (and no IPv6 network holds one)."""
+    return tuple((int(network.netmask), int(network.network_address)) for network in networks if network.version == 4)
+
+
+def walk_from_trusted(peer: str, forwarded_for: list[str], networks, masks=None) -> tuple[str, int]:
+    """walk() from a peer already known to be trusted: each entry is parsed once.
+
+    An entry that is an IPv4 address spelt as it is written back (nearly every one) is read without making an
+    address object, against *masks* (ipv4_masks(networks)): making one and writing it back cost three times as much.
+    """
+    masks = ipv4_masks(networks) if masks is None else masks
     current, hops = peer, 0
     for entry in reversed(forwarded_for):
+        if _CANONICAL_IPV4.fullmatch(entry):
+            current, hops = entry, hops + 1
+            value = int.from_bytes(socket.inet_aton(entry), "big")
+            if not any(value & netmask == network for netmask, network in masks):
+                break
+            continue
         address = parse_address(entry)
         if address is None:
             break
@@ -87,6 +109,7 @@ class TrustedProxies:
     def __init__(self, app, networks):
         self.app = app
         self.networks = tuple(networks)
+        self.masks = ipv4_masks(self.networks)
         # The peer is nearly always the proxy itself: its address is parsed and looked up once.
         self._trusted_peer = functools.lru_cache(maxsize=64)(
             lambda peer: is_trusted(parse_address(peer), self.networks)
@@ -95,7 +118,9 @@ class TrustedProxies:
     def __call__(self, environ, start_response):
         peer = environ.get("REMOTE_ADDR", "")
         if self._trusted_peer(peer):
-            client, hops = walk_from_trusted(peer, _values(environ.get("HTTP_X_FORWARDED_FOR")), self.networks)
+            client, hops = walk_from_trusted(
+                peer, _values(environ.get("HTTP_X_FORWARDED_FOR")), self.networks, self.masks
+            )
             environ["kapu.proxy_peer"] = peer
             environ["REMOTE_ADDR"] = client
             schemes = _values(environ.get("HTTP_X_FORWARDED_PROTO"))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from config import ConfigError, load
 from domain.limits import client_subject
 from models import AuditEvent
-from proxies import parse_address, walk
+from proxies import ipv4_masks, is_trusted, parse_address, walk, walk_from_trusted
 from tests.support.helpers import STRONG_PASSWORD
 
 PROXY = "127.0.0.1"
@@ -38,6 +38,54 @@ TRUSTED = (ip_network("127.0.0.1/32"), ip_network("10.0.0.0/8"), ip_network("::1
 )
 def test_walk_from_the_right_past_trusted_hops(peer, forwarded_for, client, hops):
     assert walk(peer, forwarded_for, TRUSTED) == (client, hops)
+
+
+def _plainly_walked_from_trusted(forwarded_for, networks):
+    """walk_from_trusted read plainly: every entry made an address, written back and looked up in the networks."""
+    current, hops = PROXY, 0
+    for entry in reversed(forwarded_for):
+        address = parse_address(entry)
+        if address is None:
+            break
+        current, hops = str(address), hops + 1
+        if not is_trusted(address, networks):
+            break
+    return current, hops
+
+
+def _leading_zeros(address):
+    return ".".join(f"0{octet}" if n % 2 else octet for n, octet in enumerate(address.split(".")))
+
+
+HOP = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(network="10.0.0.0/8").map(str),  # trusted in most network sets below
+    st.ip_addresses(network="127.0.0.0/30").map(str),
+    st.ip_addresses(v=4).map(str).map(_leading_zeros),  # not an address to ipaddress
+    st.ip_addresses(v=4).map(lambda a: f"{a}:4711"),
+    st.ip_addresses(v=4).map(lambda a: f" {a} "),
+    st.ip_addresses(v=6).map(str),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+    st.sampled_from(["unknown", "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "१.२.३.४", "1.2.3.4\n", "00.1.2.3"]),
+)
+NETWORK_SETS = st.sampled_from(
+    [
+        TRUSTED,
+        (ip_network("127.0.0.1/32"),),
+        (ip_network("::/0"),),  # every IPv6 hop, no IPv4 one
+        (ip_network("0.0.0.0/0"), ip_network("::ffff:0:0/96")),
+        (ip_network("10.0.0.0/8"), ip_network("127.0.0.0/30"), ip_network("2001:db8::/32")),
+    ]
+)
+
+
+@given(forwarded_for=st.lists(HOP, max_size=5), networks=NETWORK_SETS)
+def test_property_an_ipv4_hop_read_without_an_address_object_walks_as_a_parsed_one(forwarded_for, networks):
+    """Entries spelt as IPv4 addresses are read as integers against the networks' masks: the same walk as parsing
+    every entry into an address."""
+    expected = _plainly_walked_from_trusted(forwarded_for, networks)
+    assert walk_from_trusted(PROXY, forwarded_for, networks, ipv4_masks(networks)) == expected
+    assert walk_from_trusted(PROXY, forwarded_for, networks) == expected
 
 
 def test_parse_address_refuses_what_is_not_an_address():
