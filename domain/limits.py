@@ -6,7 +6,6 @@ import hashlib
 import ipaddress
 import random
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -153,7 +152,9 @@ class ProcessWindow:
 
     def __init__(self, max_subjects: int = 20_000):
         self.max_subjects = max_subjects
-        self._hits: OrderedDict[str, tuple[int, list[int]]] = OrderedDict()  # microseconds; least recent first
+        # name -> [window in seconds, hit, hit, ...] (microseconds), least recently seen first. A plain dict and one
+        # list per client: at max_subjects, an OrderedDict and a (window, hits) tuple cost a worker 3 MB more.
+        self._hits: dict[str, list[int]] = {}
         self._lock = threading.Lock()  # waitress and the development server run requests in threads
 
     def take(self, limit: Limit, subject: str) -> int:
@@ -162,22 +163,24 @@ class ProcessWindow:
         since = now - window
         name = f"{limit.name}:{subject}"
         with self._lock:
-            _window, hits = self._hits.pop(name, (0, []))
-            while hits and hits[0] <= since:
-                del hits[0]
-            self._hits[name] = (window, hits)
-            if len(hits) >= limit.max_count:
-                return max(1, (hits[-limit.max_count] + window - now) // 1_000_000 + 1)
-            hits.append(now)
+            counted = self._hits.pop(name, None) or [limit.window_seconds]
+            while len(counted) > 1 and counted[1] <= since:
+                del counted[1]
+            self._hits[name] = counted  # now the most recently seen
+            if len(counted) - 1 >= limit.max_count:
+                return max(1, (counted[-limit.max_count] + window - now) // 1_000_000 + 1)
+            counted.append(now)
             self._forget(now)
             return 0
 
     def _forget(self, now):
-        while self._hits:
-            window, hits = next(iter(self._hits.values()))
-            if len(self._hits) <= self.max_subjects and hits and hits[-1] > now - window:
+        hits = self._hits
+        while hits:
+            name = next(iter(hits))
+            counted = hits[name]
+            if len(hits) <= self.max_subjects and len(counted) > 1 and counted[-1] > now - counted[0] * 1_000_000:
                 return
-            self._hits.popitem(last=False)
+            del hits[name]
 
     def __len__(self):
         return len(self._hits)
