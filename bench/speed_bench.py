@@ -2,10 +2,11 @@
 
 Run with `make bench` (a benchmark: it reports, it does not fail on a slow machine). Both apps run under gunicorn
 with `serve`'s settings (2 workers, its thread worker on SQLite, threads taking turns: turns.py); wrk loads each
-endpoint with 16 connections for BENCH_SECONDS (default 10) in BENCH_ROUNDS (default 3) interleaved rounds, so drift
-from other work on the machine hits both alike. Every request comes from another address (X-Forwarded-For through a
-trusted proxy, as a wave of citizens would), so Kapu's per-client limits count as they would in production and never
-refuse.
+endpoint with 16 connections for BENCH_SECONDS (default 10) in BENCH_ROUNDS (default 3) interleaved rounds. In each
+round every Kapu endpoint is loaded right after a run of its baseline and compared with that run, so drift in the
+machine's speed (the bare app's own rate moved by 20% between runs) hits both alike. Every request comes from
+another address (X-Forwarded-For through a trusted proxy, as a wave of citizens would), so Kapu's per-client limits
+count as they would in production and never refuse.
 It reports, as ratios to the baseline in the same run:
 1. GET /activate and GET /activate/<token> against a static 2 KB page (goal >= 0.35x);
 2. the live checks (password_confirm, password with a 28-character passphrase, code) against a tiny POST
@@ -270,8 +271,15 @@ def load(folder, base, kapu, link_path):
         ("POST check code", kapu, "POST", "/activate/check/code", "code=ABCDE-23456", post, 1),
     ]
     results = {case[0]: [] for case in cases}
+    paired = {case[0]: [] for case in cases}  # per Kapu endpoint, the rate of the baseline run just before it
     for round_number in range(1, ROUNDS + 1):
-        for label, server, method, path, body, headers, _baseline in cases:
+        for label, server, method, path, body, headers, baseline in cases:
+            if baseline is None:
+                continue  # a baseline runs right before each Kapu endpoint it is compared with
+            base_label, base_server, base_method, base_path, base_body, base_headers, _ = cases[baseline]
+            base = wrk(folder, base_server.port, base_method, base_path, base_body, base_headers)
+            results[base_label].append(base)
+            paired[label].append(base[0])
             results[label].append(wrk(folder, server.port, method, path, body, headers))
         print(f"  round {round_number}/{ROUNDS} done (load average {load_average()})", flush=True)
     goals = {0: 0.35, 1: 0.8}
@@ -282,8 +290,7 @@ def load(folder, base, kapu, link_path):
         refused = sum(r[2] for r in results[label])
         line = f"{label:<44}{statistics.median(rates):>9.0f}{p99:>9.1f}"
         if baseline is not None:
-            base_rates = [r[0] for r in results[cases[baseline][0]]]
-            ratio = statistics.median(k / b for k, b in zip(rates, base_rates, strict=True))
+            ratio = statistics.median(k / b for k, b in zip(rates, paired[label], strict=True))
             if body == ANOTHER_PASSWORD:
                 line += f"{ratio:>7.2f}x  (every verdict zxcvbn's, none remembered)"
             else:
