@@ -42,15 +42,14 @@ def test_walk_from_the_right_past_trusted_hops(peer, forwarded_for, client, hops
 
 def _plainly_walked_from_trusted(forwarded_for, networks):
     """walk_from_trusted read plainly: every entry made an address, written back and looked up in the networks."""
-    current, hops = PROXY, 0
-    for entry in reversed(forwarded_for):
-        address = parse_address(entry)
+    walked = []
+    for address in map(parse_address, reversed(forwarded_for)):
         if address is None:
             break
-        current, hops = str(address), hops + 1
+        walked.append(address)
         if not is_trusted(address, networks):
             break
-    return current, hops
+    return (str(walked[-1]), len(walked)) if walked else (PROXY, 0)
 
 
 def _leading_zeros(address):
