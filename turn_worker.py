@@ -3,7 +3,7 @@
 `SharingThreadWorker` is gunicorn's thread worker (gthread) that accepts a new connection only while it holds no
 more than its share of all the workers' connections; `TurnTakingWorker` adds request threads taking turns
 (turns.TurnPool) and is the worker on SQLite. gunicorn loads them by name (`--worker-class
-turn_worker.TurnTakingWorker`); they need fork, as gunicorn does.
+turn_worker.TurnTakingWorker`); they need fork, as gunicorn does. Both answer with response_headers' Response.
 """
 
 import gc
@@ -17,6 +17,7 @@ from functools import partial
 
 from gunicorn.workers import gthread
 
+import response_headers
 import turns
 
 # How many connections each worker holds, in memory every worker shares: mapped when this module is imported, which
@@ -46,6 +47,7 @@ class SharingThreadWorker(gthread.ThreadWorker):
 
     def init_process(self):
         self._slot_offset = (self.age % _SLOTS) * _SLOT.size
+        response_headers.answer_with_remembered_headers()
         super().init_process()
 
     def _publish(self, now=None):
